@@ -1,0 +1,291 @@
+/*
+ * webtune.h: the one public C header of webtune, a training core for MobileNet-class image networks
+ * that runs natively and in WebAssembly (128-bit SIMD, pthreads / Web Workers).
+ *
+ * Overview
+ *   wt_context   owns the worker-thread pool (sized once, at creation) and the random seed.
+ *   wt_net       a graph of layers on NHWC float32 tensors. Node 0 is the network input; every
+ *                wt_net_add() returns the id of a new node. After wt_net_plan() every buffer the net
+ *                needs (parameters, gradients, activations, scratch) is allocated once; forward and
+ *                backward never allocate.
+ *   wt_optimizer SGD (momentum) / Adam / AdamW over a net's trainable parameters, with a
+ *                learning-rate schedule; its state is allocated once, at creation.
+ *
+ * Errors: every call that can fail returns a wt_status. On failure, wt_last_error() gives a
+ * human-readable message for the calling thread. The library never calls exit() or abort() on
+ * user error; asserts guard internal invariants only.
+ *
+ * Ownership: a *_create() hands the caller one object which the caller releases with the
+ * matching *_destroy() (NULL is accepted and ignored). Pointers passed in are borrowed for the
+ * duration of the call unless a comment says otherwise; strings are copied.
+ *
+ * Worked example (a tiny classifier, error checks elided):
+ *
+ *   wt_context* ctx; wt_context_create(&(wt_context_desc){ .n_threads = 2 }, &ctx);
+ *   wt_net* net;     wt_net_create(ctx, 8, 8, 3, &net);
+ *   int x = 0;
+ *   wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = x, .out_channels = 8,
+ *                                     .stride = 2 }, &x);
+ *   wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x,
+ *                                     .bn_mode = WT_BN_BATCH_STATS }, &x);
+ *   wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x }, &x);
+ *   wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = x }, &x);
+ *   wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .input = x, .out_channels = 4,
+ *                                     .use_bias = 1 }, &x);
+ *   wt_net_plan(net, 16);                       // max batch size: all memory is allocated here
+ *   wt_optimizer* opt; wt_optimizer_create(net, &(wt_optimizer_desc){ .type = WT_OPT_ADAM,
+ *                                          .learning_rate = 1e-3f }, &opt);
+ *   for (int step = 0; step < 100; step++) {
+ *     float loss;
+ *     wt_net_zero_grad(net);
+ *     wt_net_forward(net, images, 16, 1);       // training mode
+ *     wt_net_softmax_xent(net, x, labels, 0.0f, NULL, &loss);
+ *     wt_net_backward(net);
+ *     wt_optimizer_step(opt);
+ *   }
+ *   wt_optimizer_destroy(opt); wt_net_destroy(net); wt_context_destroy(ctx);
+ */
+#ifndef WEBTUNE_H
+#define WEBTUNE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEBTUNE_VERSION_MAJOR 0
+#define WEBTUNE_VERSION_MINOR 1
+#define WEBTUNE_VERSION_PATCH 0
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes. Append-only: values are part of the ABI and of the JS error codes.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum wt_status {
+    WT_OK = 0,
+    WT_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a negative count, an unknown enum value */
+    WT_ERR_SHAPE = 2,            /* zero or mismatched sizes, a batch larger than planned */
+    WT_ERR_OUT_OF_MEMORY = 3,    /* an allocation failed (or would exceed the configured limit) */
+    WT_ERR_NOT_FINITE = 4,       /* NaN or infinity in an input, a loss or a gradient */
+    WT_ERR_STATE = 5,            /* the call does not fit the object's state (e.g. not planned) */
+    WT_ERR_NOT_FOUND = 6,        /* a named layer, parameter or node does not exist */
+    WT_ERR_UNSUPPORTED = 7,      /* a valid request webtune does not implement */
+    WT_ERR_CORRUPT = 8,          /* malformed bytes: bad magic, checksum, truncated data */
+    WT_ERR_IO = 9,               /* a file could not be read or written */
+    WT_ERR_THREADS = 10,         /* the thread pool could not be started */
+    WT_ERR_ABORTED = 11          /* the caller cancelled the operation */
+} wt_status;
+
+/* Short constant name of a status ("WT_ERR_SHAPE"); never NULL. */
+const char* wt_status_name(wt_status status);
+
+/* Message describing the most recent failure on the calling thread ("" if none). The pointer
+ * stays valid until the next failing webtune call on this thread. */
+const char* wt_last_error(void);
+
+/* Clears the calling thread's last error message. */
+void wt_clear_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Context: thread pool and seed.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct wt_context wt_context;
+
+typedef struct wt_context_desc {
+    int n_threads;  /* threads that compute, the caller included; 0 = 1 (single-threaded) */
+    uint64_t seed;  /* seeds dropout and other randomness; 0 is a valid seed */
+} wt_context_desc;
+
+/* Creates a context. desc may be NULL (all defaults). The caller owns *out. */
+wt_status wt_context_create(const wt_context_desc* desc, wt_context** out);
+void wt_context_destroy(wt_context* ctx);
+/* Number of threads the pool computes with (>= 1). */
+int wt_context_threads(const wt_context* ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Network graph.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct wt_net wt_net;
+
+typedef enum wt_layer_type {
+    WT_LAYER_CONV2D = 1,          /* KxK convolution, weight HWIO [kh][kw][in_c][out_c], optional bias */
+    WT_LAYER_DEPTHWISE = 2,       /* KxK depthwise convolution, weight [kh][kw][c], optional bias */
+    WT_LAYER_DENSE = 3,           /* fully connected over the last axis (a 1x1 convolution when H,W > 1),
+                                     weight [in_c][out_c], optional bias */
+    WT_LAYER_BATCHNORM = 4,       /* per-channel gamma, beta (trainable), moving mean/variance (state) */
+    WT_LAYER_RELU = 5,
+    WT_LAYER_RELU6 = 6,
+    WT_LAYER_ADD = 7,             /* input + input2, same shape (residual connection) */
+    WT_LAYER_GLOBAL_AVG_POOL = 8, /* [N,H,W,C] -> [N,1,1,C] */
+    WT_LAYER_DROPOUT = 9,         /* inverted dropout in training, identity in inference */
+    WT_LAYER_GRAD_REVERSAL = 10   /* identity forward; backward multiplies the gradient by -lambda */
+} wt_layer_type;
+
+typedef enum wt_padding {
+    WT_PAD_SAME = 0,     /* TensorFlow "same": out = ceil(in / stride), extra padding at bottom/right */
+    WT_PAD_VALID = 1,    /* no padding: out = floor((in - k) / stride) + 1 */
+    WT_PAD_EXPLICIT = 2  /* pad_top/pad_bottom/pad_left/pad_right zeros around the input */
+} wt_padding;
+
+typedef enum wt_bn_mode {
+    WT_BN_FROZEN = 0,      /* normalise with the stored moving statistics (inference behaviour) */
+    WT_BN_BATCH_STATS = 1  /* in training, normalise with batch statistics and update the moving
+                              averages; in inference, use the moving statistics */
+} wt_bn_mode;
+
+/* A layer description. The zero value of every field is a sensible default. */
+typedef struct wt_layer_desc {
+    wt_layer_type type;
+    const char* name;       /* optional, copied; defaults to "<type>_<node id>" */
+    int input;              /* node id of the input (0 = network input) */
+    int input2;             /* second input of WT_LAYER_ADD */
+    int out_channels;       /* CONV2D, DENSE */
+    int kernel_h, kernel_w; /* CONV2D, DEPTHWISE; 0 = 3 */
+    int stride;             /* CONV2D, DEPTHWISE; 0 = 1 */
+    wt_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* WT_PAD_EXPLICIT only */
+    int use_bias;           /* CONV2D, DEPTHWISE, DENSE */
+    wt_bn_mode bn_mode;     /* BATCHNORM */
+    float bn_epsilon;       /* BATCHNORM; 0 = 1e-3 (Keras default) */
+    float bn_momentum;      /* BATCHNORM; 0 = 0.99 (Keras default) */
+    float dropout_rate;     /* DROPOUT, in [0, 1) */
+    float grl_lambda;       /* GRAD_REVERSAL; gradient is multiplied by -grl_lambda */
+} wt_layer_desc;
+
+/* Creates an empty net whose input (node 0) is [N, in_h, in_w, in_c]. The caller owns *out; the
+ * context must outlive the net. */
+wt_status wt_net_create(wt_context* ctx, int in_h, int in_w, int in_c, wt_net** out);
+void wt_net_destroy(wt_net* net);
+
+/* Appends a layer; *out_node receives its node id. Parameters start at: weights 0, biases 0,
+ * gamma 1, beta 0, moving mean 0, moving variance 1 (set them with wt_net_param_write).
+ * Only allowed before wt_net_plan(). */
+wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node);
+
+/* Shape of a node's output [h, w, c] (batch excluded). Any out pointer may be NULL. */
+wt_status wt_net_node_shape(const wt_net* net, int node, int* h, int* w, int* c);
+/* Node id of the layer with this name. */
+wt_status wt_net_find_node(const wt_net* net, const char* name, int* out_node);
+int wt_net_node_count(const wt_net* net); /* including the input node */
+
+/* Allocates all memory for batches of up to max_batch. Gradient buffers are allocated only where
+ * backward needs them (above the lowest trainable layer). Planning again (for a new batch size or
+ * after freezing/unfreezing) keeps parameters and frees the old buffers. */
+wt_status wt_net_plan(wt_net* net, int max_batch);
+/* Bytes allocated by the plan (parameters, gradients, activations, scratch). */
+size_t wt_net_planned_bytes(const wt_net* net);
+
+/* Freezes (trainable = 0) or unfreezes a layer's weights. A frozen layer's parameters never change;
+ * a frozen batch norm also keeps its moving statistics. Changing it requires wt_net_plan() again. */
+wt_status wt_net_set_trainable(wt_net* net, int node, int trainable);
+/* Learning-rate multiplier for one layer's parameters (parameter groups); default 1. */
+wt_status wt_net_set_lr_scale(wt_net* net, int node, float scale);
+wt_status wt_net_set_bn_mode(wt_net* net, int node, wt_bn_mode mode);
+
+/* Runs the net on `batch` images (NHWC, batch*in_h*in_w*in_c floats). training = 1 uses batch
+ * statistics (where enabled) and dropout. NaN or infinity in the input is WT_ERR_NOT_FINITE. */
+wt_status wt_net_forward(wt_net* net, const float* input, int batch, int training);
+
+/* Copies a node's output from the last forward pass into dst (count = batch*h*w*c floats). */
+wt_status wt_net_read_output(const wt_net* net, int node, float* dst, size_t count);
+
+/* Softmax cross-entropy on node `logits` (shape [N,1,1,K]) against class indices labels[N],
+ * with label smoothing in [0,1) and optional per-class weights (NULL = all 1). Stores the
+ * gradient of the mean loss as that node's output gradient (for wt_net_backward) and the mean
+ * loss in *loss. A non-finite loss is WT_ERR_NOT_FINITE and leaves no gradient. */
+wt_status wt_net_softmax_xent(wt_net* net, int logits, const int* labels, float label_smoothing,
+                              const float* class_weights, float* loss);
+
+/* Adds `grad` (batch*h*w*c floats) to a node's output gradient: for custom losses. */
+wt_status wt_net_add_output_grad(wt_net* net, int node, const float* grad, size_t count);
+
+/* Back-propagates the output gradients set since the last forward pass; parameter gradients
+ * accumulate (+=) until wt_net_zero_grad(). */
+wt_status wt_net_backward(wt_net* net);
+wt_status wt_net_zero_grad(wt_net* net);
+
+/* Parameters: tensors numbered 0..count-1 in layer order. */
+typedef enum wt_param_kind {
+    WT_PARAM_WEIGHT = 0,
+    WT_PARAM_BIAS = 1,
+    WT_PARAM_GAMMA = 2,
+    WT_PARAM_BETA = 3,
+    WT_PARAM_MOVING_MEAN = 4,    /* state: updated by forward in batch-stats mode, not by optimizers */
+    WT_PARAM_MOVING_VARIANCE = 5 /* state */
+} wt_param_kind;
+
+typedef struct wt_param_info {
+    const char* name;  /* "<layer name>/<kind>", owned by the net */
+    int node;
+    wt_param_kind kind;
+    size_t count;      /* number of floats */
+    int shape[4];      /* unused trailing dims are 1 */
+    int trainable;     /* 0 for state and for frozen layers */
+} wt_param_info;
+
+int wt_net_param_count(const wt_net* net);
+wt_status wt_net_param_info(const wt_net* net, int index, wt_param_info* info);
+wt_status wt_net_param_read(const wt_net* net, int index, float* dst, size_t count);
+wt_status wt_net_param_write(wt_net* net, int index, const float* src, size_t count);
+/* Gradient of a trainable parameter (zeros if no backward pass has run). */
+wt_status wt_net_grad_read(const wt_net* net, int index, float* dst, size_t count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Optimizers and learning-rate schedules.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct wt_optimizer wt_optimizer;
+
+typedef enum wt_optimizer_type {
+    WT_OPT_SGD = 0,   /* momentum SGD: v = momentum*v + g; w -= lr*v */
+    WT_OPT_ADAM = 1,  /* Adam with bias correction; weight_decay is L2 folded into the gradient */
+    WT_OPT_ADAMW = 2  /* Adam with decoupled weight decay: w -= lr*weight_decay*w */
+} wt_optimizer_type;
+
+typedef enum wt_schedule_type {
+    WT_SCHEDULE_CONSTANT = 0,
+    WT_SCHEDULE_STEP = 1,   /* lr * gamma^floor(step / step_size) */
+    WT_SCHEDULE_COSINE = 2  /* min_lr + (lr - min_lr) * (1 + cos(pi * t / total_steps)) / 2 */
+} wt_schedule_type;
+
+typedef struct wt_optimizer_desc {
+    wt_optimizer_type type;
+    float learning_rate;
+    float momentum;         /* SGD; 0 = plain SGD */
+    float beta1, beta2;     /* Adam/AdamW; 0 = 0.9, 0.999 */
+    float epsilon;          /* Adam/AdamW; 0 = 1e-7 (Keras default) */
+    float weight_decay;     /* AdamW: decoupled decay; SGD/Adam: L2 penalty added to the gradient */
+    wt_schedule_type schedule;
+    int warmup_steps;       /* linear warm-up from 0 over this many steps, then the schedule */
+    int step_size;          /* STEP */
+    float gamma;            /* STEP; 0 = 0.1 */
+    int total_steps;        /* COSINE: steps after warm-up over which the cosine runs */
+    float min_learning_rate;/* COSINE floor */
+} wt_optimizer_desc;
+
+/* Learning rate the schedule gives at `step` (0-based), before per-layer scales. */
+float wt_schedule_lr(const wt_optimizer_desc* desc, int step);
+
+/* Creates an optimizer over `net`'s trainable parameters; allocates its state now. The net must be
+ * planned and must outlive the optimizer. The caller owns *out. */
+wt_status wt_optimizer_create(wt_net* net, const wt_optimizer_desc* desc, wt_optimizer** out);
+void wt_optimizer_destroy(wt_optimizer* opt);
+/* Applies one update from the accumulated gradients, then advances the schedule. A NaN or
+ * infinite gradient is WT_ERR_NOT_FINITE and leaves every weight unchanged. */
+wt_status wt_optimizer_step(wt_optimizer* opt);
+int wt_optimizer_steps_taken(const wt_optimizer* opt);
+
+/* ---------------------------------------------------------------------------------------------
+ * Images: decode, resize, crop, scale.
+ * ------------------------------------------------------------------------------------------- */
+/* @@IMAGE-API@@ */
+
+/* ---------------------------------------------------------------------------------------------
+ * Model import (TF.js layers format) and webtune model files.
+ * ------------------------------------------------------------------------------------------- */
+/* @@IMPORT-API@@ */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEBTUNE_H */
