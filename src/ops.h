@@ -6,9 +6,9 @@
  * - Forward writes its output (=). Backward ACCUMULATES (+=) into every gradient it is given
  *   (d_in, d_weight, d_bias, ...). A NULL gradient pointer means "not needed" and is skipped
  *   (frozen weights, or a layer with nothing trainable below it).
- * - `*_ref` is the plain scalar reference: single-threaded, obvious loops, in src/kernels/*_ref.c.
+ * - `*_ref` is the plain scalar reference: single-threaded, obvious loops, in src/kernels/<op>_ref.c.
  *   The unsuffixed function is the fast path (wasm SIMD 128, SIMDe natively) split over `pool`
- *   (NULL = serial), in src/kernels/*_simd.c. The fast path must give bit-identical results for any
+ *   (NULL = serial), in src/kernels/<op>_simd.c. The fast path must give bit-identical results for any
  *   thread count: work is split over outputs, never over a reduction.
  * - `ws` is scratch of at least *_workspace_floats() floats, planned by the caller up front.
  *   Kernels never allocate.
