@@ -158,9 +158,10 @@ typedef struct wt_layer_desc {
 wt_status wt_net_create(wt_context* ctx, int in_h, int in_w, int in_c, wt_net** out);
 void wt_net_destroy(wt_net* net);
 
-/* Appends a layer; *out_node receives its node id. Parameters start at: weights 0, biases 0,
- * gamma 1, beta 0, moving mean 0, moving variance 1 (set them with wt_net_param_write).
- * Only allowed before wt_net_plan(). */
+/* Appends a layer; *out_node receives its node id. Parameters start as Keras initialises them:
+ * weights Glorot-uniform (a pure function of the context seed and the node id), biases 0, gamma 1,
+ * beta 0, moving mean 0, moving variance 1; overwrite them with wt_net_param_write. Adding a layer
+ * to a planned net un-plans it: call wt_net_plan() again before the next forward pass. */
 wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node);
 
 /* Shape of a node's output [h, w, c] (batch excluded). Any out pointer may be NULL. */

@@ -1,0 +1,956 @@
+/* net.c: the network graph: layers, memory plan, forward and backward passes.
+ *
+ * Nodes are kept in the order they were added, which is a topological order (a layer can only name
+ * existing nodes as inputs). The plan allocates one arena for activations and one for gradients;
+ * forward and backward only index into them. Backward walks the nodes in reverse and calls each
+ * layer's backward kernel, which accumulates into its input's gradient and its parameters'
+ * gradients; gradients exist only for nodes at or above the lowest trainable layer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "net.h"
+
+#define ALIGN_FLOATS 16 /* 64-byte alignment for every planned buffer */
+
+static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+static char* str_dup(const char* s) {
+    size_t n = strlen(s) + 1;
+    char* p = (char*)malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static const char* layer_type_name(wt_layer_type t) {
+    switch (t) {
+    case WT_LAYER_CONV2D: return "conv2d";
+    case WT_LAYER_DEPTHWISE: return "depthwise";
+    case WT_LAYER_DENSE: return "dense";
+    case WT_LAYER_BATCHNORM: return "batchnorm";
+    case WT_LAYER_RELU: return "relu";
+    case WT_LAYER_RELU6: return "relu6";
+    case WT_LAYER_ADD: return "add";
+    case WT_LAYER_GLOBAL_AVG_POOL: return "global_avg_pool";
+    case WT_LAYER_DROPOUT: return "dropout";
+    case WT_LAYER_GRAD_REVERSAL: return "grad_reversal";
+    }
+    return "unknown";
+}
+
+static const char* param_kind_name(wt_param_kind k) {
+    switch (k) {
+    case WT_PARAM_WEIGHT: return "weight";
+    case WT_PARAM_BIAS: return "bias";
+    case WT_PARAM_GAMMA: return "gamma";
+    case WT_PARAM_BETA: return "beta";
+    case WT_PARAM_MOVING_MEAN: return "moving_mean";
+    case WT_PARAM_MOVING_VARIANCE: return "moving_variance";
+    }
+    return "param";
+}
+
+static size_t node_elems(const wt_node* nd) { return (size_t)nd->h * nd->w * nd->c; }
+
+/* A CONV2D that is really a pointwise GEMM: 1x1, stride 1, no padding. */
+static int is_pointwise(const wt_node* nd) {
+    return nd->desc.type == WT_LAYER_CONV2D && nd->desc.kernel_h == 1 && nd->desc.kernel_w == 1 &&
+           nd->desc.stride == 1 && nd->pad_top == 0 && nd->pad_left == 0;
+}
+
+static wt_conv_dims conv_dims(const wt_net* net, const wt_node* nd, int batch) {
+    const wt_node* in = &net->nodes[nd->desc.input];
+    wt_conv_dims d = {
+        .n = batch, .in_h = in->h, .in_w = in->w, .in_c = in->c,
+        .out_h = nd->h, .out_w = nd->w, .out_c = nd->c,
+        .k_h = nd->desc.kernel_h, .k_w = nd->desc.kernel_w, .stride = nd->desc.stride,
+        .pad_top = nd->pad_top, .pad_left = nd->pad_left,
+    };
+    return d;
+}
+
+static wt_linear_dims linear_dims(const wt_net* net, const wt_node* nd, int batch) {
+    const wt_node* in = &net->nodes[nd->desc.input];
+    wt_linear_dims d = { .rows = batch * in->h * in->w, .in_c = in->c, .out_c = nd->c };
+    return d;
+}
+
+static wt_param* node_param(wt_net* net, const wt_node* nd, wt_param_kind kind) {
+    for (int i = 0; i < nd->param_count; i++) {
+        wt_param* p = &net->params[nd->param_first + i];
+        if (p->kind == kind) return p;
+    }
+    return NULL;
+}
+
+static float* param_data(wt_net* net, const wt_node* nd, wt_param_kind kind) {
+    wt_param* p = node_param(net, nd, kind);
+    return p ? p->data : NULL;
+}
+
+/* The parameter's gradient if the layer trains, else NULL (the kernel skips it). */
+static float* param_grad(wt_net* net, const wt_node* nd, wt_param_kind kind) {
+    wt_param* p = node_param(net, nd, kind);
+    return (p && nd->trainable) ? p->grad : NULL;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Building the graph                                                                           */
+/* ------------------------------------------------------------------------------------------- */
+
+static void free_plan(wt_net* net) {
+    free(net->act_arena);
+    free(net->grad_arena);
+    net->act_arena = net->grad_arena = NULL;
+    net->ws = NULL;
+    net->ws_floats = 0;
+    net->planned_bytes = 0;
+    for (int i = 0; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        nd->out = nd->d_out = nd->save_mean = nd->save_invstd = NULL;
+        nd->keep = NULL;
+    }
+    for (int i = 0; i < net->n_params; i++) net->params[i].grad = NULL;
+    net->planned = 0;
+    net->batch = 0;
+    net->grads_pending = 0;
+}
+
+wt_status wt_net_create(wt_context* ctx, int in_h, int in_w, int in_c, wt_net** out) {
+    if (!out) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_create: out is NULL");
+    *out = NULL;
+    if (!ctx) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_create: ctx is NULL");
+    if (in_h <= 0 || in_w <= 0 || in_c <= 0 || in_h > 8192 || in_w > 8192 || in_c > 65536)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_create: input shape %dx%dx%d is not in 1..8192 x 1..8192 x 1..65536",
+                       in_h, in_w, in_c);
+    wt_net* net = (wt_net*)calloc(1, sizeof *net);
+    if (!net) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_create: out of memory");
+    net->ctx = ctx;
+    net->in_h = in_h;
+    net->in_w = in_w;
+    net->in_c = in_c;
+    net->cap_nodes = 16;
+    net->nodes = (wt_node*)calloc((size_t)net->cap_nodes, sizeof(wt_node));
+    if (!net->nodes) {
+        free(net);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_create: out of memory");
+    }
+    wt_node* input = &net->nodes[0];
+    input->name = str_dup("input");
+    if (!input->name) {
+        free(net->nodes);
+        free(net);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_create: out of memory");
+    }
+    input->desc.name = input->name;
+    input->h = in_h;
+    input->w = in_w;
+    input->c = in_c;
+    input->lr_scale = 1.0f;
+    net->n_nodes = 1;
+    *out = net;
+    return WT_OK;
+}
+
+void wt_net_destroy(wt_net* net) {
+    if (!net) return;
+    free_plan(net);
+    for (int i = 0; i < net->n_nodes; i++) free(net->nodes[i].name);
+    for (int i = 0; i < net->n_params; i++) {
+        free(net->params[i].name);
+        free(net->params[i].data);
+    }
+    free(net->nodes);
+    free(net->params);
+    free(net);
+}
+
+int wt_net_node_count(const wt_net* net) { return net ? net->n_nodes : 0; }
+
+static wt_status check_node(const wt_net* net, int node, const char* fn) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: net is NULL", fn);
+    if (node < 0 || node >= net->n_nodes)
+        return wt_fail(WT_ERR_NOT_FOUND, "%s: node %d does not exist (the net has %d nodes)", fn, node,
+                       net->n_nodes);
+    return WT_OK;
+}
+
+wt_status wt_net_node_shape(const wt_net* net, int node, int* h, int* w, int* c) {
+    wt_status st = check_node(net, node, "wt_net_node_shape");
+    if (st) return st;
+    const wt_node* nd = &net->nodes[node];
+    if (h) *h = nd->h;
+    if (w) *w = nd->w;
+    if (c) *c = nd->c;
+    return WT_OK;
+}
+
+wt_status wt_net_find_node(const wt_net* net, const char* name, int* out_node) {
+    if (!net || !name || !out_node)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_find_node: NULL argument");
+    for (int i = 0; i < net->n_nodes; i++) {
+        if (strcmp(net->nodes[i].name, name) == 0) {
+            *out_node = i;
+            return WT_OK;
+        }
+    }
+    return wt_fail(WT_ERR_NOT_FOUND, "wt_net_find_node: no layer named '%s'", name);
+}
+
+/* Output size and leading pad of a convolution along one axis. */
+static wt_status conv_axis(const wt_layer_desc* d, int in, int k, int pad_before, int pad_after,
+                           int* out, int* pad_lead) {
+    int s = d->stride;
+    switch (d->padding) {
+    case WT_PAD_SAME: {
+        int o = (in + s - 1) / s;
+        int total = (o - 1) * s + k - in;
+        if (total < 0) total = 0;
+        *out = o;
+        *pad_lead = total / 2;
+        return WT_OK;
+    }
+    case WT_PAD_VALID:
+        if (in < k) return WT_ERR_SHAPE;
+        *out = (in - k) / s + 1;
+        *pad_lead = 0;
+        return WT_OK;
+    case WT_PAD_EXPLICIT:
+        if (pad_before < 0 || pad_after < 0 || pad_before >= k || pad_after >= k) return WT_ERR_SHAPE;
+        if (in + pad_before + pad_after < k) return WT_ERR_SHAPE;
+        *out = (in + pad_before + pad_after - k) / s + 1;
+        *pad_lead = pad_before;
+        return WT_OK;
+    }
+    return WT_ERR_INVALID_ARGUMENT;
+}
+
+static wt_status add_param(wt_net* net, wt_node* nd, wt_param_kind kind, int s0, int s1, int s2, int s3) {
+    if (net->n_params == net->cap_params) {
+        int cap = net->cap_params ? net->cap_params * 2 : 32;
+        wt_param* p = (wt_param*)realloc(net->params, (size_t)cap * sizeof *p);
+        if (!p) return WT_ERR_OUT_OF_MEMORY;
+        net->params = p;
+        net->cap_params = cap;
+    }
+    wt_param* p = &net->params[net->n_params];
+    memset(p, 0, sizeof *p);
+    p->node = (int)(nd - net->nodes);
+    p->kind = kind;
+    p->shape[0] = s0;
+    p->shape[1] = s1;
+    p->shape[2] = s2;
+    p->shape[3] = s3;
+    p->count = (size_t)s0 * s1 * s2 * s3;
+    p->is_state = kind == WT_PARAM_MOVING_MEAN || kind == WT_PARAM_MOVING_VARIANCE;
+    size_t name_len = strlen(nd->name) + 24;
+    p->name = (char*)malloc(name_len);
+    p->data = (float*)malloc(p->count * sizeof(float));
+    if (!p->name || !p->data) {
+        free(p->name);
+        free(p->data);
+        return WT_ERR_OUT_OF_MEMORY;
+    }
+    snprintf(p->name, name_len, "%s/%s", nd->name, param_kind_name(kind));
+    if (nd->param_count == 0) nd->param_first = net->n_params;
+    nd->param_count++;
+    net->n_params++;
+    return WT_OK;
+}
+
+/* Keras' default initialisers: glorot_uniform kernels (fans from the last two dims times the
+ * receptive field), zero biases/beta/mean, unit gamma/variance. */
+static void init_param(const wt_net* net, wt_param* p) {
+    float value = 0.0f;
+    switch (p->kind) {
+    case WT_PARAM_WEIGHT: {
+        /* shape is [kh, kw, in, out] (dense: [1, 1, in, out]; depthwise: [kh, kw, c, 1]) */
+        double receptive = (double)p->shape[0] * p->shape[1];
+        double fan_in = receptive * p->shape[2], fan_out = receptive * p->shape[3];
+        float limit = (float)sqrt(6.0 / (fan_in + fan_out));
+        uint64_t seed = wt_hash64(net->ctx->seed, 0x5eedULL + (uint64_t)p->node);
+        for (size_t i = 0; i < p->count; i++) p->data[i] = (2.0f * wt_uniform(seed, i) - 1.0f) * limit;
+        return;
+    }
+    case WT_PARAM_GAMMA:
+    case WT_PARAM_MOVING_VARIANCE: value = 1.0f; break;
+    default: value = 0.0f; break;
+    }
+    for (size_t i = 0; i < p->count; i++) p->data[i] = value;
+}
+
+wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
+    if (!net || !desc || !out_node) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: NULL argument");
+    *out_node = -1;
+    wt_layer_desc d = *desc;
+    const char* tname = layer_type_name(d.type);
+    if (d.type < WT_LAYER_CONV2D || d.type > WT_LAYER_GRAD_REVERSAL)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: unknown layer type %d", (int)d.type);
+    if (d.input < 0 || d.input >= net->n_nodes)
+        return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: %s input node %d does not exist", tname, d.input);
+    if (d.type == WT_LAYER_ADD && (d.input2 < 0 || d.input2 >= net->n_nodes))
+        return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: add input2 node %d does not exist", d.input2);
+    if (d.name && (d.name[0] == '\0' || strlen(d.name) > 200))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: a layer name must be 1..200 characters");
+    if (d.name) {
+        for (int i = 0; i < net->n_nodes; i++)
+            if (strcmp(net->nodes[i].name, d.name) == 0)
+                return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: a layer named '%s' already exists", d.name);
+    }
+    /* defaults */
+    if (d.kernel_h == 0) d.kernel_h = 3;
+    if (d.kernel_w == 0) d.kernel_w = 3;
+    if (d.stride == 0) d.stride = 1;
+    if (d.bn_epsilon == 0.0f) d.bn_epsilon = 1e-3f;
+    if (d.bn_momentum == 0.0f) d.bn_momentum = 0.99f;
+
+    const wt_node* in = &net->nodes[d.input];
+    int h = in->h, w = in->w, c = in->c, pad_top = 0, pad_left = 0;
+    switch (d.type) {
+    case WT_LAYER_CONV2D:
+    case WT_LAYER_DEPTHWISE: {
+        if (d.kernel_h < 1 || d.kernel_w < 1 || d.kernel_h > 15 || d.kernel_w > 15)
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: %s kernel %dx%d is not in 1..15", tname,
+                           d.kernel_h, d.kernel_w);
+        if (d.stride < 1 || d.stride > 8)
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: %s stride %d is not in 1..8", tname, d.stride);
+        if (d.padding < WT_PAD_SAME || d.padding > WT_PAD_EXPLICIT)
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: %s padding %d is unknown", tname, (int)d.padding);
+        if (conv_axis(&d, in->h, d.kernel_h, d.pad_top, d.pad_bottom, &h, &pad_top) ||
+            conv_axis(&d, in->w, d.kernel_w, d.pad_left, d.pad_right, &w, &pad_left))
+            return wt_fail(WT_ERR_SHAPE,
+                           "wt_net_add: %s kernel %dx%d with these pads does not fit input %dx%d "
+                           "(explicit pads must be in 0..k-1)",
+                           tname, d.kernel_h, d.kernel_w, in->h, in->w);
+        if (d.type == WT_LAYER_CONV2D) {
+            if (d.out_channels < 1 || d.out_channels > 65536)
+                return wt_fail(WT_ERR_SHAPE, "wt_net_add: conv2d out_channels %d is not in 1..65536", d.out_channels);
+            c = d.out_channels;
+        }
+        break;
+    }
+    case WT_LAYER_DENSE:
+        if (d.out_channels < 1 || d.out_channels > 65536)
+            return wt_fail(WT_ERR_SHAPE, "wt_net_add: dense out_channels %d is not in 1..65536", d.out_channels);
+        c = d.out_channels;
+        break;
+    case WT_LAYER_ADD: {
+        const wt_node* in2 = &net->nodes[d.input2];
+        if (in2->h != in->h || in2->w != in->w || in2->c != in->c)
+            return wt_fail(WT_ERR_SHAPE, "wt_net_add: add inputs differ: %dx%dx%d vs %dx%dx%d", in->h, in->w,
+                           in->c, in2->h, in2->w, in2->c);
+        break;
+    }
+    case WT_LAYER_GLOBAL_AVG_POOL: h = w = 1; break;
+    case WT_LAYER_DROPOUT:
+        if (!(d.dropout_rate >= 0.0f && d.dropout_rate < 1.0f))
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: dropout rate %g is not in [0, 1)", d.dropout_rate);
+        break;
+    case WT_LAYER_BATCHNORM:
+        if (!(d.bn_epsilon > 0.0f) || !(d.bn_momentum >= 0.0f && d.bn_momentum <= 1.0f))
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: batchnorm needs epsilon > 0, momentum in [0,1]");
+        if (d.bn_mode != WT_BN_FROZEN && d.bn_mode != WT_BN_BATCH_STATS)
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: batchnorm mode %d is unknown", (int)d.bn_mode);
+        break;
+    case WT_LAYER_GRAD_REVERSAL:
+        if (!isfinite(d.grl_lambda))
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: grad reversal lambda is not finite");
+        break;
+    default: break;
+    }
+    if ((size_t)h * w * c > ((size_t)1 << 28))
+        return wt_fail(WT_ERR_SHAPE, "wt_net_add: %s output %dx%dx%d is too large", tname, h, w, c);
+
+    if (net->n_nodes == net->cap_nodes) {
+        int cap = net->cap_nodes * 2;
+        wt_node* nodes = (wt_node*)realloc(net->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_add: out of memory");
+        net->nodes = nodes;
+        net->cap_nodes = cap;
+        /* desc.name points at the node's own heap string, so moving nodes keeps it valid */
+    }
+    int id = net->n_nodes;
+    wt_node* nd = &net->nodes[id];
+    memset(nd, 0, sizeof *nd);
+    char auto_name[64];
+    if (!d.name) {
+        snprintf(auto_name, sizeof auto_name, "%s_%d", tname, id);
+        d.name = auto_name;
+    }
+    nd->name = str_dup(d.name);
+    if (!nd->name) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_add: out of memory");
+    d.name = nd->name;
+    nd->desc = d;
+    nd->h = h;
+    nd->w = w;
+    nd->c = c;
+    nd->pad_top = pad_top;
+    nd->pad_left = pad_left;
+    nd->trainable = 1;
+    nd->lr_scale = 1.0f;
+    nd->bn_mode = d.bn_mode;
+    net->n_nodes++; /* from here on the node exists; params are added to it */
+
+    int first_param = net->n_params;
+    wt_status st = WT_OK;
+    switch (d.type) {
+    case WT_LAYER_CONV2D:
+        st = add_param(net, nd, WT_PARAM_WEIGHT, d.kernel_h, d.kernel_w, in->c, c);
+        if (!st && d.use_bias) st = add_param(net, nd, WT_PARAM_BIAS, c, 1, 1, 1);
+        break;
+    case WT_LAYER_DEPTHWISE:
+        st = add_param(net, nd, WT_PARAM_WEIGHT, d.kernel_h, d.kernel_w, c, 1);
+        if (!st && d.use_bias) st = add_param(net, nd, WT_PARAM_BIAS, c, 1, 1, 1);
+        break;
+    case WT_LAYER_DENSE:
+        st = add_param(net, nd, WT_PARAM_WEIGHT, 1, 1, in->c, c);
+        if (!st && d.use_bias) st = add_param(net, nd, WT_PARAM_BIAS, c, 1, 1, 1);
+        break;
+    case WT_LAYER_BATCHNORM:
+        st = add_param(net, nd, WT_PARAM_GAMMA, c, 1, 1, 1);
+        if (!st) st = add_param(net, nd, WT_PARAM_BETA, c, 1, 1, 1);
+        if (!st) st = add_param(net, nd, WT_PARAM_MOVING_MEAN, c, 1, 1, 1);
+        if (!st) st = add_param(net, nd, WT_PARAM_MOVING_VARIANCE, c, 1, 1, 1);
+        break;
+    default: break;
+    }
+    if (st) {
+        /* roll back this node and its params */
+        for (int i = first_param; i < net->n_params; i++) {
+            free(net->params[i].name);
+            free(net->params[i].data);
+        }
+        net->n_params = first_param;
+        free(nd->name);
+        net->n_nodes--;
+        return wt_fail(st, "wt_net_add: out of memory");
+    }
+    for (int i = first_param; i < net->n_params; i++) init_param(net, &net->params[i]);
+    if (net->planned) free_plan(net);
+    *out_node = id;
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Planning                                                                                     */
+/* ------------------------------------------------------------------------------------------- */
+
+static int has_trainable_params(const wt_net* net, const wt_node* nd) {
+    if (!nd->trainable) return 0;
+    for (int i = 0; i < nd->param_count; i++)
+        if (!net->params[nd->param_first + i].is_state) return 1;
+    return 0;
+}
+
+/* needs_grad[i]: node i's output gradient is needed (it or something below it trains). */
+static void mark_needs_grad(const wt_net* net, char* needs_grad) {
+    needs_grad[0] = 0; /* the network input never needs a gradient */
+    for (int i = 1; i < net->n_nodes; i++) {
+        const wt_node* nd = &net->nodes[i];
+        int need = has_trainable_params(net, nd) || needs_grad[nd->desc.input];
+        if (nd->desc.type == WT_LAYER_ADD && needs_grad[nd->desc.input2]) need = 1;
+        needs_grad[i] = (char)need;
+    }
+}
+
+static size_t node_workspace_floats(const wt_net* net, const wt_node* nd, int batch) {
+    switch (nd->desc.type) {
+    case WT_LAYER_CONV2D:
+        if (is_pointwise(nd)) {
+            wt_linear_dims ld = linear_dims(net, nd, batch);
+            return wt_linear_workspace_floats(&ld);
+        } else {
+            wt_conv_dims cd = conv_dims(net, nd, batch);
+            return wt_conv2d_workspace_floats(&cd);
+        }
+    case WT_LAYER_DEPTHWISE: {
+        wt_conv_dims cd = conv_dims(net, nd, batch);
+        return wt_depthwise_workspace_floats(&cd);
+    }
+    case WT_LAYER_DENSE: {
+        wt_linear_dims ld = linear_dims(net, nd, batch);
+        return wt_linear_workspace_floats(&ld);
+    }
+    default: return 0;
+    }
+}
+
+wt_status wt_net_plan(wt_net* net, int max_batch) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_plan: net is NULL");
+    if (max_batch < 1 || max_batch > 65536)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_plan: max_batch %d is not in 1..65536", max_batch);
+    free_plan(net);
+
+    char* needs_grad = (char*)calloc((size_t)net->n_nodes, 1);
+    if (!needs_grad) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    mark_needs_grad(net, needs_grad);
+
+    /* Sizes first (in floats, each buffer rounded up for alignment), then one allocation per
+     * role, then pointers into them. */
+    size_t act = 0, grad = 0, ws = 0, mask_bytes = 0;
+    for (int i = 0; i < net->n_nodes; i++) {
+        const wt_node* nd = &net->nodes[i];
+        size_t elems = (size_t)max_batch * node_elems(nd);
+        act += round_up(elems, ALIGN_FLOATS);
+        if (needs_grad[i]) grad += round_up(elems, ALIGN_FLOATS);
+        if (nd->desc.type == WT_LAYER_BATCHNORM) act += 2 * round_up((size_t)nd->c, ALIGN_FLOATS);
+        if (nd->desc.type == WT_LAYER_DROPOUT) mask_bytes += round_up(elems, 64);
+        size_t w = node_workspace_floats(net, nd, max_batch);
+        if (w > ws) ws = w;
+    }
+    for (int i = 0; i < net->n_params; i++) {
+        const wt_param* p = &net->params[i];
+        if (!p->is_state && has_trainable_params(net, &net->nodes[p->node]))
+            grad += round_up(p->count, ALIGN_FLOATS);
+    }
+    ws = round_up(ws, ALIGN_FLOATS);
+    size_t act_bytes = (act + ws) * sizeof(float) + mask_bytes;
+    size_t grad_bytes = grad * sizeof(float);
+
+    net->act_arena = aligned_alloc(64, round_up(act_bytes ? act_bytes : 64, 64));
+    net->grad_arena = grad_bytes ? aligned_alloc(64, round_up(grad_bytes, 64)) : NULL;
+    if (!net->act_arena || (grad_bytes && !net->grad_arena)) {
+        free(needs_grad);
+        free_plan(net);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY,
+                       "wt_net_plan: could not allocate %zu MB for batch %d; try a smaller batch",
+                       (act_bytes + grad_bytes) >> 20, max_batch);
+    }
+    memset(net->act_arena, 0, act_bytes);
+    if (grad_bytes) memset(net->grad_arena, 0, grad_bytes);
+
+    float* a = (float*)net->act_arena;
+    float* g = (float*)net->grad_arena;
+    for (int i = 0; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        size_t elems = (size_t)max_batch * node_elems(nd);
+        nd->out = a;
+        a += round_up(elems, ALIGN_FLOATS);
+        if (needs_grad[i]) {
+            nd->d_out = g;
+            g += round_up(elems, ALIGN_FLOATS);
+        }
+        if (nd->desc.type == WT_LAYER_BATCHNORM) {
+            nd->save_mean = a;
+            a += round_up((size_t)nd->c, ALIGN_FLOATS);
+            nd->save_invstd = a;
+            a += round_up((size_t)nd->c, ALIGN_FLOATS);
+        }
+    }
+    net->ws = a;
+    net->ws_floats = ws;
+    a += ws;
+    uint8_t* m = (uint8_t*)a;
+    for (int i = 0; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->desc.type == WT_LAYER_DROPOUT) {
+            nd->keep = m;
+            m += round_up((size_t)max_batch * node_elems(nd), 64);
+        }
+    }
+    for (int i = 0; i < net->n_params; i++) {
+        wt_param* p = &net->params[i];
+        if (!p->is_state && has_trainable_params(net, &net->nodes[p->node])) {
+            p->grad = g;
+            g += round_up(p->count, ALIGN_FLOATS);
+        }
+    }
+    free(needs_grad);
+    net->max_batch = max_batch;
+    net->planned = 1;
+    net->plan_generation++;
+    net->planned_bytes = act_bytes + grad_bytes;
+    return WT_OK;
+}
+
+size_t wt_net_planned_bytes(const wt_net* net) { return net ? net->planned_bytes : 0; }
+
+wt_status wt_net_set_trainable(wt_net* net, int node, int trainable) {
+    wt_status st = check_node(net, node, "wt_net_set_trainable");
+    if (st) return st;
+    if (node == 0) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_set_trainable: node 0 is the input");
+    wt_node* nd = &net->nodes[node];
+    if (nd->trainable != (trainable != 0)) {
+        nd->trainable = trainable != 0;
+        if (net->planned) free_plan(net); /* gradient buffers change: re-plan explicitly */
+    }
+    return WT_OK;
+}
+
+wt_status wt_net_set_lr_scale(wt_net* net, int node, float scale) {
+    wt_status st = check_node(net, node, "wt_net_set_lr_scale");
+    if (st) return st;
+    if (!(scale >= 0.0f) || !isfinite(scale))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_set_lr_scale: scale %g must be finite and >= 0", scale);
+    net->nodes[node].lr_scale = scale;
+    return WT_OK;
+}
+
+wt_status wt_net_set_bn_mode(wt_net* net, int node, wt_bn_mode mode) {
+    wt_status st = check_node(net, node, "wt_net_set_bn_mode");
+    if (st) return st;
+    if (net->nodes[node].desc.type != WT_LAYER_BATCHNORM)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_set_bn_mode: '%s' is not a batch norm layer",
+                       net->nodes[node].name);
+    if (mode != WT_BN_FROZEN && mode != WT_BN_BATCH_STATS)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_set_bn_mode: unknown mode %d", (int)mode);
+    net->nodes[node].bn_mode = mode;
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Forward                                                                                      */
+/* ------------------------------------------------------------------------------------------- */
+
+static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
+    wt_pool* pool = net->ctx->pool;
+    const wt_node* in = &net->nodes[nd->desc.input];
+    size_t n_out = (size_t)batch * node_elems(nd);
+    nd->used_batch_stats = 0;
+    nd->used_dropout = 0;
+    switch (nd->desc.type) {
+    case WT_LAYER_CONV2D:
+        if (is_pointwise(nd)) {
+            wt_linear_dims ld = linear_dims(net, nd, batch);
+            wt_linear_forward(pool, net->ws, nd->out, in->out, param_data(net, nd, WT_PARAM_WEIGHT),
+                              param_data(net, nd, WT_PARAM_BIAS), &ld);
+        } else {
+            wt_conv_dims cd = conv_dims(net, nd, batch);
+            wt_conv2d_forward(pool, net->ws, nd->out, in->out, param_data(net, nd, WT_PARAM_WEIGHT),
+                              param_data(net, nd, WT_PARAM_BIAS), &cd);
+        }
+        break;
+    case WT_LAYER_DEPTHWISE: {
+        wt_conv_dims cd = conv_dims(net, nd, batch);
+        wt_depthwise_forward(pool, net->ws, nd->out, in->out, param_data(net, nd, WT_PARAM_WEIGHT),
+                             param_data(net, nd, WT_PARAM_BIAS), &cd);
+        break;
+    }
+    case WT_LAYER_DENSE: {
+        wt_linear_dims ld = linear_dims(net, nd, batch);
+        wt_linear_forward(pool, net->ws, nd->out, in->out, param_data(net, nd, WT_PARAM_WEIGHT),
+                          param_data(net, nd, WT_PARAM_BIAS), &ld);
+        break;
+    }
+    case WT_LAYER_BATCHNORM: {
+        wt_bn_dims bd = { .rows = batch * nd->h * nd->w, .c = nd->c, .eps = nd->desc.bn_epsilon };
+        const float* gamma = param_data(net, nd, WT_PARAM_GAMMA);
+        const float* beta = param_data(net, nd, WT_PARAM_BETA);
+        float* mean = param_data(net, nd, WT_PARAM_MOVING_MEAN);
+        float* var = param_data(net, nd, WT_PARAM_MOVING_VARIANCE);
+        /* A frozen layer always normalises with its stored statistics and never updates them. */
+        if (training && nd->trainable && nd->bn_mode == WT_BN_BATCH_STATS) {
+            wt_batchnorm_forward_train(pool, nd->out, nd->save_mean, nd->save_invstd, mean, var, in->out,
+                                       gamma, beta, nd->desc.bn_momentum, &bd);
+            nd->used_batch_stats = 1;
+        } else {
+            wt_batchnorm_forward_frozen(pool, nd->out, in->out, gamma, beta, mean, var, &bd);
+        }
+        break;
+    }
+    case WT_LAYER_RELU: wt_relu_forward(pool, nd->out, in->out, n_out); break;
+    case WT_LAYER_RELU6: wt_relu6_forward(pool, nd->out, in->out, n_out); break;
+    case WT_LAYER_ADD:
+        wt_add_forward(pool, nd->out, in->out, net->nodes[nd->desc.input2].out, n_out);
+        break;
+    case WT_LAYER_GLOBAL_AVG_POOL:
+        wt_gap_forward(pool, nd->out, in->out, batch, in->h * in->w, in->c);
+        break;
+    case WT_LAYER_DROPOUT:
+        if (training && nd->desc.dropout_rate > 0.0f) {
+            /* a fresh mask per forward pass, reproducible from the context seed */
+            uint64_t seed = wt_hash64(net->ctx->seed ^ 0xd409ULL,
+                                      net->forward_count * 65536u + (uint64_t)(nd - net->nodes));
+            wt_dropout_forward(pool, nd->out, nd->keep, in->out, nd->desc.dropout_rate, seed, n_out);
+            nd->used_dropout = 1;
+        } else {
+            memcpy(nd->out, in->out, n_out * sizeof(float));
+        }
+        break;
+    case WT_LAYER_GRAD_REVERSAL: memcpy(nd->out, in->out, n_out * sizeof(float)); break;
+    }
+}
+
+wt_status wt_net_forward(wt_net* net, const float* input, int batch, int training) {
+    if (!net || !input) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_forward: NULL argument");
+    if (!net->planned)
+        return wt_fail(WT_ERR_STATE, "wt_net_forward: the net is not planned; call wt_net_plan first");
+    if (batch < 1 || batch > net->max_batch)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_forward: batch %d is not in 1..%d (the planned maximum)", batch,
+                       net->max_batch);
+    size_t n_in = (size_t)batch * node_elems(&net->nodes[0]);
+    if (!wt_all_finite(input, n_in))
+        return wt_fail(WT_ERR_NOT_FINITE, "wt_net_forward: the input contains NaN or infinity");
+    memcpy(net->nodes[0].out, input, n_in * sizeof(float));
+    for (int i = 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    /* fresh output gradients for this pass */
+    for (int i = 1; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->d_out) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
+    }
+    net->batch = batch;
+    net->forward_training = training != 0;
+    net->grads_pending = 0;
+    net->forward_count++;
+    return WT_OK;
+}
+
+wt_status wt_net_read_output(const wt_net* net, int node, float* dst, size_t count) {
+    wt_status st = check_node(net, node, "wt_net_read_output");
+    if (st) return st;
+    if (!dst) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_read_output: dst is NULL");
+    if (!net->batch) return wt_fail(WT_ERR_STATE, "wt_net_read_output: no forward pass has run");
+    size_t n = (size_t)net->batch * node_elems(&net->nodes[node]);
+    if (count != n)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_read_output: node '%s' holds %zu floats for batch %d, not %zu",
+                       net->nodes[node].name, n, net->batch, count);
+    memcpy(dst, net->nodes[node].out, n * sizeof(float));
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Losses and backward                                                                          */
+/* ------------------------------------------------------------------------------------------- */
+
+static wt_status check_grad_target(const wt_net* net, int node, const char* fn) {
+    wt_status st = check_node(net, node, fn);
+    if (st) return st;
+    if (!net->batch) return wt_fail(WT_ERR_STATE, "%s: run wt_net_forward first", fn);
+    if (!net->nodes[node].d_out)
+        return wt_fail(WT_ERR_STATE, "%s: node '%s' has nothing trainable at or below it", fn,
+                       net->nodes[node].name);
+    return WT_OK;
+}
+
+wt_status wt_net_softmax_xent(wt_net* net, int logits, const int* labels, float label_smoothing,
+                              const float* class_weights, float* loss) {
+    wt_status st = check_grad_target(net, logits, "wt_net_softmax_xent");
+    if (st) return st;
+    if (!labels || !loss) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_softmax_xent: NULL argument");
+    wt_node* nd = &net->nodes[logits];
+    if (nd->h != 1 || nd->w != 1)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_softmax_xent: '%s' is %dx%dx%d, expected 1x1xK logits", nd->name,
+                       nd->h, nd->w, nd->c);
+    if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_softmax_xent: label smoothing %g is not in [0, 1)",
+                       label_smoothing);
+    int k = nd->c;
+    for (int i = 0; i < net->batch; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_softmax_xent: label %d of sample %d is not in 0..%d",
+                           labels[i], i, k - 1);
+    if (class_weights) {
+        double sum = 0.0;
+        for (int j = 0; j < k; j++) {
+            if (!(class_weights[j] >= 0.0f) || !isfinite(class_weights[j]))
+                return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_softmax_xent: class weight %d is %g", j,
+                               class_weights[j]);
+        }
+        for (int i = 0; i < net->batch; i++) sum += class_weights[labels[i]];
+        if (!(sum > 0.0))
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_softmax_xent: the batch's class weights sum to 0");
+    }
+    /* loss first: a non-finite loss must leave no gradient behind */
+    float value = wt_softmax_xent_ref(NULL, NULL, nd->out, labels, net->batch, k, label_smoothing, class_weights);
+    if (!isfinite(value))
+        return wt_fail(WT_ERR_NOT_FINITE, "wt_net_softmax_xent: the loss is %g (diverged? try a lower learning rate)",
+                       value);
+    wt_softmax_xent_ref(NULL, nd->d_out, nd->out, labels, net->batch, k, label_smoothing, class_weights);
+    net->grads_pending = 1;
+    *loss = value;
+    return WT_OK;
+}
+
+wt_status wt_net_add_output_grad(wt_net* net, int node, const float* grad, size_t count) {
+    wt_status st = check_grad_target(net, node, "wt_net_add_output_grad");
+    if (st) return st;
+    if (!grad) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add_output_grad: grad is NULL");
+    wt_node* nd = &net->nodes[node];
+    size_t n = (size_t)net->batch * node_elems(nd);
+    if (count != n)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_add_output_grad: '%s' takes %zu floats for batch %d, not %zu",
+                       nd->name, n, net->batch, count);
+    if (!wt_all_finite(grad, n))
+        return wt_fail(WT_ERR_NOT_FINITE, "wt_net_add_output_grad: the gradient contains NaN or infinity");
+    wt_axpy(net->ctx->pool, nd->d_out, 1.0f, grad, n);
+    net->grads_pending = 1;
+    return WT_OK;
+}
+
+static void backward_node(wt_net* net, wt_node* nd, int batch) {
+    wt_pool* pool = net->ctx->pool;
+    wt_node* in = &net->nodes[nd->desc.input];
+    float* d_in = in->d_out; /* NULL when nothing below needs it */
+    size_t n_out = (size_t)batch * node_elems(nd);
+    switch (nd->desc.type) {
+    case WT_LAYER_CONV2D:
+        if (is_pointwise(nd)) {
+            wt_linear_dims ld = linear_dims(net, nd, batch);
+            wt_linear_backward(pool, net->ws, d_in, param_grad(net, nd, WT_PARAM_WEIGHT),
+                               param_grad(net, nd, WT_PARAM_BIAS), nd->d_out, in->out,
+                               param_data(net, nd, WT_PARAM_WEIGHT), &ld);
+        } else {
+            wt_conv_dims cd = conv_dims(net, nd, batch);
+            wt_conv2d_backward(pool, net->ws, d_in, param_grad(net, nd, WT_PARAM_WEIGHT),
+                               param_grad(net, nd, WT_PARAM_BIAS), nd->d_out, in->out,
+                               param_data(net, nd, WT_PARAM_WEIGHT), &cd);
+        }
+        break;
+    case WT_LAYER_DEPTHWISE: {
+        wt_conv_dims cd = conv_dims(net, nd, batch);
+        wt_depthwise_backward(pool, net->ws, d_in, param_grad(net, nd, WT_PARAM_WEIGHT),
+                              param_grad(net, nd, WT_PARAM_BIAS), nd->d_out, in->out,
+                              param_data(net, nd, WT_PARAM_WEIGHT), &cd);
+        break;
+    }
+    case WT_LAYER_DENSE: {
+        wt_linear_dims ld = linear_dims(net, nd, batch);
+        wt_linear_backward(pool, net->ws, d_in, param_grad(net, nd, WT_PARAM_WEIGHT),
+                           param_grad(net, nd, WT_PARAM_BIAS), nd->d_out, in->out,
+                           param_data(net, nd, WT_PARAM_WEIGHT), &ld);
+        break;
+    }
+    case WT_LAYER_BATCHNORM: {
+        wt_bn_dims bd = { .rows = batch * nd->h * nd->w, .c = nd->c, .eps = nd->desc.bn_epsilon };
+        const float* gamma = param_data(net, nd, WT_PARAM_GAMMA);
+        float* d_gamma = param_grad(net, nd, WT_PARAM_GAMMA);
+        float* d_beta = param_grad(net, nd, WT_PARAM_BETA);
+        if (nd->used_batch_stats)
+            wt_batchnorm_backward_train(pool, d_in, d_gamma, d_beta, nd->d_out, in->out, gamma, nd->save_mean,
+                                        nd->save_invstd, &bd);
+        else
+            wt_batchnorm_backward_frozen(pool, d_in, d_gamma, d_beta, nd->d_out, in->out, gamma,
+                                         param_data(net, nd, WT_PARAM_MOVING_MEAN),
+                                         param_data(net, nd, WT_PARAM_MOVING_VARIANCE), &bd);
+        break;
+    }
+    case WT_LAYER_RELU:
+        if (d_in) wt_relu_backward(pool, d_in, nd->d_out, in->out, n_out);
+        break;
+    case WT_LAYER_RELU6:
+        if (d_in) wt_relu6_backward(pool, d_in, nd->d_out, in->out, n_out);
+        break;
+    case WT_LAYER_ADD: {
+        float* d_in2 = net->nodes[nd->desc.input2].d_out;
+        if (d_in) wt_axpy(pool, d_in, 1.0f, nd->d_out, n_out);
+        if (d_in2) wt_axpy(pool, d_in2, 1.0f, nd->d_out, n_out);
+        break;
+    }
+    case WT_LAYER_GLOBAL_AVG_POOL:
+        if (d_in) wt_gap_backward(pool, d_in, nd->d_out, batch, in->h * in->w, in->c);
+        break;
+    case WT_LAYER_DROPOUT:
+        if (!d_in) break;
+        if (nd->used_dropout)
+            wt_dropout_backward(pool, d_in, nd->d_out, nd->keep, nd->desc.dropout_rate, n_out);
+        else
+            wt_axpy(pool, d_in, 1.0f, nd->d_out, n_out);
+        break;
+    case WT_LAYER_GRAD_REVERSAL:
+        if (d_in) wt_axpy(pool, d_in, -nd->desc.grl_lambda, nd->d_out, n_out);
+        break;
+    }
+}
+
+wt_status wt_net_backward(wt_net* net) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_backward: net is NULL");
+    if (!net->planned || !net->batch)
+        return wt_fail(WT_ERR_STATE, "wt_net_backward: run wt_net_forward first");
+    if (!net->grads_pending)
+        return wt_fail(WT_ERR_STATE,
+                       "wt_net_backward: no output gradient since the last forward pass "
+                       "(call wt_net_softmax_xent or wt_net_add_output_grad; backward runs once per forward)");
+    for (int i = net->n_nodes - 1; i >= 1; i--) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->d_out) backward_node(net, nd, net->batch);
+    }
+    net->grads_pending = 0;
+    /* the output gradients are consumed: a second backward needs a new forward pass */
+    for (int i = 1; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->d_out) memset(nd->d_out, 0, (size_t)net->batch * node_elems(nd) * sizeof(float));
+    }
+    return WT_OK;
+}
+
+wt_status wt_net_zero_grad(wt_net* net) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_zero_grad: net is NULL");
+    for (int i = 0; i < net->n_params; i++) {
+        wt_param* p = &net->params[i];
+        if (p->grad) memset(p->grad, 0, p->count * sizeof(float));
+    }
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Parameters                                                                                   */
+/* ------------------------------------------------------------------------------------------- */
+
+int wt_net_param_count(const wt_net* net) { return net ? net->n_params : 0; }
+
+static wt_status check_param(const wt_net* net, int index, const char* fn) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: net is NULL", fn);
+    if (index < 0 || index >= net->n_params)
+        return wt_fail(WT_ERR_NOT_FOUND, "%s: parameter %d does not exist (the net has %d)", fn, index,
+                       net->n_params);
+    return WT_OK;
+}
+
+wt_status wt_net_param_info(const wt_net* net, int index, wt_param_info* info) {
+    wt_status st = check_param(net, index, "wt_net_param_info");
+    if (st) return st;
+    if (!info) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_param_info: info is NULL");
+    const wt_param* p = &net->params[index];
+    info->name = p->name;
+    info->node = p->node;
+    info->kind = p->kind;
+    info->count = p->count;
+    memcpy(info->shape, p->shape, sizeof info->shape);
+    info->trainable = !p->is_state && net->nodes[p->node].trainable;
+    return WT_OK;
+}
+
+wt_status wt_net_param_read(const wt_net* net, int index, float* dst, size_t count) {
+    wt_status st = check_param(net, index, "wt_net_param_read");
+    if (st) return st;
+    const wt_param* p = &net->params[index];
+    if (!dst) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_param_read: dst is NULL");
+    if (count != p->count)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_param_read: '%s' has %zu floats, not %zu", p->name, p->count, count);
+    memcpy(dst, p->data, count * sizeof(float));
+    return WT_OK;
+}
+
+wt_status wt_net_param_write(wt_net* net, int index, const float* src, size_t count) {
+    wt_status st = check_param(net, index, "wt_net_param_write");
+    if (st) return st;
+    wt_param* p = &net->params[index];
+    if (!src) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_param_write: src is NULL");
+    if (count != p->count)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_param_write: '%s' has %zu floats, not %zu", p->name, p->count, count);
+    if (!wt_all_finite(src, count))
+        return wt_fail(WT_ERR_NOT_FINITE, "wt_net_param_write: values for '%s' contain NaN or infinity", p->name);
+    if (p->kind == WT_PARAM_MOVING_VARIANCE) {
+        for (size_t i = 0; i < count; i++)
+            if (src[i] < 0.0f)
+                return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_param_write: '%s'[%zu] is negative", p->name, i);
+    }
+    memcpy(p->data, src, count * sizeof(float));
+    return WT_OK;
+}
+
+wt_status wt_net_grad_read(const wt_net* net, int index, float* dst, size_t count) {
+    wt_status st = check_param(net, index, "wt_net_grad_read");
+    if (st) return st;
+    const wt_param* p = &net->params[index];
+    if (!dst) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_grad_read: dst is NULL");
+    if (count != p->count)
+        return wt_fail(WT_ERR_SHAPE, "wt_net_grad_read: '%s' has %zu floats, not %zu", p->name, p->count, count);
+    if (!p->grad)
+        return wt_fail(WT_ERR_STATE, "wt_net_grad_read: '%s' has no gradient (frozen, state, or not planned)",
+                       p->name);
+    memcpy(dst, p->grad, count * sizeof(float));
+    return WT_OK;
+}

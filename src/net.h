@@ -1,0 +1,71 @@
+/* net.h: the network graph's internals, shared by net.c (graph, plan, forward, backward) and
+ * optim.c (which walks the trainable parameters). Not part of the public API. */
+#ifndef WT_NET_H
+#define WT_NET_H
+
+#include <stdint.h>
+
+#include "ops.h"
+#include "webtune.h"
+
+struct wt_context {
+    wt_pool* pool;
+    int n_threads;
+    uint64_t seed;
+};
+
+typedef struct wt_param {
+    char* name;          /* "<layer>/<kind>" */
+    int node;
+    wt_param_kind kind;
+    size_t count;
+    int shape[4];
+    int is_state;        /* moving statistics: changed by forward, never by optimizers */
+    float* data;         /* owned, allocated when the layer is added */
+    float* grad;         /* points into the net's gradient arena when planned and trainable */
+} wt_param;
+
+typedef struct wt_node {
+    wt_layer_desc desc;  /* defaults filled in; desc.name points at name */
+    char* name;
+    int h, w, c;         /* output shape (batch excluded) */
+    int pad_top, pad_left;
+    int param_first, param_count;
+    int trainable;
+    float lr_scale;
+    wt_bn_mode bn_mode;
+    /* planned buffers (NULL until planned) */
+    float* out;          /* [max_batch, h, w, c] */
+    float* d_out;        /* gradient of the loss wrt out, only where backward needs it */
+    float* save_mean;    /* batch norm: batch statistics of the last training forward */
+    float* save_invstd;
+    uint8_t* keep;       /* dropout mask of the last training forward */
+    /* what the last forward pass did, so backward takes the matching path */
+    int used_batch_stats;
+    int used_dropout;
+} wt_node;
+
+struct wt_net {
+    wt_context* ctx;
+    int in_h, in_w, in_c;
+    wt_node* nodes;
+    int n_nodes, cap_nodes;
+    wt_param* params;
+    int n_params, cap_params;
+    /* plan */
+    int planned;
+    unsigned plan_generation; /* bumped by every plan: optimizers check it */
+    int max_batch;
+    void* act_arena;
+    void* grad_arena;
+    float* ws;
+    size_t ws_floats;
+    size_t planned_bytes;
+    /* state of the current pass */
+    int batch;           /* batch of the last forward pass, 0 if none */
+    int forward_training;
+    int grads_pending;   /* output gradients were set since the last forward */
+    uint64_t forward_count;
+};
+
+#endif /* WT_NET_H */
