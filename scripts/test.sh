@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# test.sh: sets up a fresh machine and runs every test: the C tests natively (AddressSanitizer +
+# UBSan), the same C tests as wasm under Node (SIMD + threads), then the JS tests (node --test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+JOBS=$(nproc)
+
+echo "== C tests, native, ASan+UBSan =="
+cmake -S . -B build/native-asan -DWT_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWT_BUILD_BENCH=OFF >/dev/null
+cmake --build build/native-asan -j"$JOBS"
+ctest --test-dir build/native-asan --output-on-failure -j"$JOBS"
+
+echo "== C tests, wasm (SIMD + threads) under Node =="
+bash scripts/build-wasm.sh
+cmake --build build/wasm -j"$JOBS"
+ctest --test-dir build/wasm --output-on-failure
+
+echo "== JS tests =="
+node --test tests/js/
