@@ -1,0 +1,328 @@
+/* test_net.c: the graph end to end through the public API.
+ * - finite-difference check of every parameter gradient of a net that holds every layer type
+ *   (conv2d 3x3 stride 2, batch norm in both modes, relu, relu6, depthwise stride 1 and 2, pointwise,
+ *   residual add, global pooling, dense, dropout in inference, softmax cross-entropy with smoothing)
+ * - gradient reversal flips and scales the gradient below it
+ * - results are bit-identical for 1, 2 and 3 threads
+ * - frozen layers: no gradient memory, weights and moving statistics bit-identical after training */
+#include "webtune.h"
+#include "wt_test.h"
+
+#define IN_H 9
+#define IN_W 7
+#define IN_C 3
+#define BATCH 4
+#define CLASSES 5
+
+typedef struct built {
+    wt_net* net;
+    int logits, conv1, bn1, dw1, bn_frozen, pw, grl;
+} built;
+
+static int add(wt_net* net, wt_layer_desc d) {
+    int id = -1;
+    wt_status st = wt_net_add(net, &d, &id);
+    CHECK(st == WT_OK, "wt_net_add(type %d): %s", (int)d.type, wt_last_error());
+    return id;
+}
+
+/* Every layer type; grl_lambda < 0 leaves out the gradient-reversal layer. */
+static built build(wt_context* ctx, float grl_lambda, float dropout_rate) {
+    built b = {0};
+    wt_status st = wt_net_create(ctx, IN_H, IN_W, IN_C, &b.net);
+    CHECK(st == WT_OK, "wt_net_create: %s", wt_last_error());
+    wt_net* net = b.net;
+    int x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "conv1", .input = 0, .out_channels = 6,
+                                      .stride = 2, .use_bias = 1 });
+    b.conv1 = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .name = "bn1", .input = x, .bn_mode = WT_BN_BATCH_STATS });
+    b.bn1 = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x });
+    int block_in = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_DEPTHWISE, .name = "dw1", .input = x });
+    b.dw1 = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .name = "bn_frozen", .input = x, .bn_mode = WT_BN_FROZEN });
+    b.bn_frozen = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "pw", .input = x, .out_channels = 6,
+                                  .kernel_h = 1, .kernel_w = 1 });
+    b.pw = x;
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_ADD, .input = x, .input2 = block_in });
+    if (grl_lambda >= 0.0f) {
+        x = add(net, (wt_layer_desc){ .type = WT_LAYER_GRAD_REVERSAL, .name = "grl", .input = x, .grl_lambda = grl_lambda });
+        b.grl = x;
+    }
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_DEPTHWISE, .input = x, .stride = 2, .use_bias = 1 });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = x, .out_channels = 7, .kernel_h = 1,
+                                  .kernel_w = 1, .use_bias = 1 });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_DROPOUT, .input = x, .dropout_rate = dropout_rate });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head", .input = x, .out_channels = CLASSES,
+                                  .use_bias = 1 });
+    b.logits = x;
+    st = wt_net_plan(net, BATCH);
+    CHECK(st == WT_OK, "wt_net_plan: %s", wt_last_error());
+    /* non-trivial batch-norm parameters and statistics, so every term of their gradients matters */
+    wt_rng rng = { 7 };
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        float* v = wt_test_alloc(info.count);
+        wt_net_param_read(net, i, v, info.count);
+        for (size_t j = 0; j < info.count; j++) {
+            switch (info.kind) {
+            case WT_PARAM_GAMMA: v[j] = wt_rng_uniform(&rng, 0.5f, 1.5f); break;
+            case WT_PARAM_BETA: v[j] = wt_rng_uniform(&rng, -0.2f, 0.6f); break;
+            case WT_PARAM_MOVING_MEAN: v[j] = wt_rng_uniform(&rng, -0.3f, 0.3f); break;
+            case WT_PARAM_MOVING_VARIANCE: v[j] = wt_rng_uniform(&rng, 0.5f, 2.0f); break;
+            case WT_PARAM_BIAS: v[j] = wt_rng_uniform(&rng, -0.1f, 0.1f); break;
+            default: break;
+            }
+        }
+        wt_net_param_write(net, i, v, info.count);
+        free(v);
+    }
+    return b;
+}
+
+static float input[BATCH * IN_H * IN_W * IN_C];
+static const int labels[BATCH] = { 1, 4, 0, 2 };
+
+static double loss_at(wt_net* net, int logits) {
+    float loss = 0.0f;
+    wt_status st = wt_net_forward(net, input, BATCH, 1);
+    CHECK(st == WT_OK, "forward: %s", wt_last_error());
+    st = wt_net_softmax_xent(net, logits, labels, 0.1f, NULL, &loss);
+    CHECK(st == WT_OK, "xent: %s", wt_last_error());
+    return loss;
+}
+
+typedef struct fd_ctx { wt_net* net; int logits; int param; float* values; size_t count; } fd_ctx;
+
+static double fd_loss(void* p) {
+    fd_ctx* c = (fd_ctx*)p;
+    wt_net_param_write(c->net, c->param, c->values, c->count);
+    return loss_at(c->net, c->logits);
+}
+
+/* Analytic gradient of every trainable parameter vs central differences of the loss. The loss is
+ * float32, so a tolerance of a few percent on each entry, with an absolute floor; a wrong term in
+ * any backward kernel gives errors of order 1. ReLU kinks can make a single entry disagree, so at
+ * most 1% of entries may exceed the tolerance. */
+static void check_param_grads(built* b, float grad_scale, const char* what) {
+    wt_net* net = b->net;
+    wt_net_zero_grad(net);
+    (void)loss_at(net, b->logits);
+    CHECK(wt_net_backward(net) == WT_OK, "backward: %s", wt_last_error());
+    int checked = 0, bad = 0;
+    double worst = 0.0;
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        if (!info.trainable) continue;
+        float* values = wt_test_alloc(info.count);
+        float* grad = wt_test_alloc(info.count);
+        wt_net_param_read(net, i, values, info.count);
+        CHECK(wt_net_grad_read(net, i, grad, info.count) == WT_OK, "%s", wt_last_error());
+        for (size_t j = 0; j < info.count; j++) grad[j] *= grad_scale;
+        fd_ctx c = { net, b->logits, i, values, info.count };
+        for (size_t j = 0; j < info.count; j++) {
+            float one_grad = grad[j];
+            double e = wt_gradcheck(&values[j], &one_grad, 1, 1e-2f, fd_loss, &c, 2e-3);
+            checked++;
+            if (e > 3e-2) {
+                bad++;
+                if (bad < 5) fprintf(stderr, "  %s: %s[%zu] analytic %g rel err %g\n", what, info.name, j, one_grad, e);
+            }
+            if (e > worst) worst = e;
+        }
+        wt_net_param_write(net, i, values, info.count);
+        free(values);
+        free(grad);
+    }
+    printf("%s: %d gradient entries checked, %d over tolerance, worst rel err %.3g\n", what, checked, bad, worst);
+    CHECK(checked > 200, "%s: only %d entries checked", what, checked);
+    CHECK(bad * 100 <= checked, "%s: %d of %d gradient entries disagree with finite differences", what, bad, checked);
+}
+
+static void test_gradients(void) {
+    wt_context* ctx;
+    CHECK(wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 3 }, &ctx) == WT_OK, "%s", wt_last_error());
+    built b = build(ctx, -1.0f, 0.0f);
+    check_param_grads(&b, 1.0f, "all layers");
+    wt_net_destroy(b.net);
+
+    /* Gradient reversal with lambda 0.5 between the residual block and the rest: parameters below
+     * it get -0.5x the true gradient, parameters above it the true one. Scaling the analytic
+     * gradients of the layers below by -2 must then agree with finite differences everywhere. */
+    b = build(ctx, 0.5f, 0.0f);
+    wt_net* net = b.net;
+    wt_net_zero_grad(net);
+    (void)loss_at(net, b.logits);
+    CHECK(wt_net_backward(net) == WT_OK, "backward: %s", wt_last_error());
+    int below_checked = 0, below_bad = 0;
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        if (!info.trainable || info.node > b.grl) continue;
+        float* values = wt_test_alloc(info.count);
+        float* grad = wt_test_alloc(info.count);
+        wt_net_param_read(net, i, values, info.count);
+        wt_net_grad_read(net, i, grad, info.count);
+        fd_ctx c = { net, b.logits, i, values, info.count };
+        for (size_t j = 0; j < info.count; j++) {
+            float g = grad[j] * -2.0f;
+            below_checked++;
+            if (wt_gradcheck(&values[j], &g, 1, 1e-2f, fd_loss, &c, 2e-3) > 3e-2) below_bad++;
+        }
+        wt_net_param_write(net, i, values, info.count);
+        free(values);
+        free(grad);
+    }
+    CHECK(below_checked > 50 && below_bad * 100 <= below_checked,
+          "gradient reversal: %d of %d entries below the layer are not -lambda x the true gradient", below_bad,
+          below_checked);
+    wt_net_destroy(net);
+    wt_context_destroy(ctx);
+}
+
+/* Dropout in a net: masks change from one training forward to the next, inference is the identity,
+ * and the head's gradient sees the same mask as the forward pass that made it. */
+static void test_dropout_in_net(void) {
+    wt_context* ctx;
+    wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 11 }, &ctx);
+    built with = build(ctx, -1.0f, 0.5f), without = build(ctx, -1.0f, 0.0f);
+    size_t n = BATCH * CLASSES;
+    float* a = wt_test_alloc(n), *b = wt_test_alloc(n), *c = wt_test_alloc(n);
+    wt_net_forward(with.net, input, BATCH, 0);
+    wt_net_read_output(with.net, with.logits, a, n);
+    wt_net_forward(without.net, input, BATCH, 0);
+    wt_net_read_output(without.net, without.logits, b, n);
+    CHECK(wt_bit_equal(a, b, n), "dropout must be the identity in inference");
+    wt_net_forward(with.net, input, BATCH, 1);
+    wt_net_read_output(with.net, with.logits, a, n);
+    wt_net_forward(with.net, input, BATCH, 1);
+    wt_net_read_output(with.net, with.logits, c, n);
+    CHECK(!wt_bit_equal(a, c, n), "two training passes should draw different dropout masks");
+    free(a); free(b); free(c);
+    wt_net_destroy(with.net);
+    wt_net_destroy(without.net);
+    wt_context_destroy(ctx);
+}
+
+/* Train a few steps with 1, 2 and 3 threads: every parameter must come out bit-identical. */
+static void test_thread_invariance(void) {
+    float* first = NULL;
+    size_t total = 0;
+    for (int threads = 1; threads <= 3; threads++) {
+        wt_context* ctx;
+        CHECK(wt_context_create(&(wt_context_desc){ .n_threads = threads, .seed = 5 }, &ctx) == WT_OK, "%s",
+              wt_last_error());
+        built b = build(ctx, -1.0f, 0.3f);
+        wt_optimizer* opt;
+        CHECK(wt_optimizer_create(b.net, &(wt_optimizer_desc){ .type = WT_OPT_ADAMW, .learning_rate = 1e-2f,
+                                                               .weight_decay = 1e-2f }, &opt) == WT_OK,
+              "%s", wt_last_error());
+        for (int step = 0; step < 4; step++) {
+            float loss;
+            wt_net_zero_grad(b.net);
+            wt_net_forward(b.net, input, BATCH, 1);
+            wt_net_softmax_xent(b.net, b.logits, labels, 0.0f, NULL, &loss);
+            wt_net_backward(b.net);
+            CHECK(wt_optimizer_step(opt) == WT_OK, "%s", wt_last_error());
+        }
+        size_t count = 0;
+        for (int i = 0; i < wt_net_param_count(b.net); i++) {
+            wt_param_info info;
+            wt_net_param_info(b.net, i, &info);
+            count += info.count;
+        }
+        float* all = wt_test_alloc(count);
+        size_t off = 0;
+        for (int i = 0; i < wt_net_param_count(b.net); i++) {
+            wt_param_info info;
+            wt_net_param_info(b.net, i, &info);
+            wt_net_param_read(b.net, i, all + off, info.count);
+            off += info.count;
+        }
+        if (!first) {
+            first = all;
+            total = count;
+        } else {
+            CHECK(count == total && wt_bit_equal(first, all, count),
+                  "parameters after training with %d threads differ from 1 thread", threads);
+            free(all);
+        }
+        wt_optimizer_destroy(opt);
+        wt_net_destroy(b.net);
+        wt_context_destroy(ctx);
+    }
+    free(first);
+}
+
+/* Freezing: frozen layers keep bit-identical weights and moving statistics; no gradient memory
+ * exists below the lowest trainable layer. */
+static void test_freezing(void) {
+    wt_context* ctx;
+    wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 9 }, &ctx);
+    built b = build(ctx, -1.0f, 0.0f);
+    size_t all_trainable_bytes = wt_net_planned_bytes(b.net);
+    wt_net* net = b.net;
+    /* freeze everything up to and including the pointwise layer */
+    for (int node = 1; node <= b.pw; node++) wt_net_set_trainable(net, node, 0);
+    CHECK(wt_net_forward(net, input, BATCH, 1) == WT_ERR_STATE, "freezing must require a new plan");
+    CHECK(wt_net_plan(net, BATCH) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_planned_bytes(net) < all_trainable_bytes, "frozen layers should need less memory (%zu vs %zu)",
+          wt_net_planned_bytes(net), all_trainable_bytes);
+    int n = wt_net_param_count(net);
+    float** before = (float**)calloc((size_t)n, sizeof(float*));
+    for (int i = 0; i < n; i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        before[i] = wt_test_alloc(info.count);
+        wt_net_param_read(net, i, before[i], info.count);
+        if (info.node <= b.pw) {
+            float dummy;
+            CHECK(info.trainable == 0, "%s should be frozen", info.name);
+            CHECK(wt_net_grad_read(net, i, &dummy, info.count) != WT_OK || info.count != 1,
+                  "%s has a gradient buffer although frozen", info.name);
+        }
+    }
+    wt_optimizer* opt;
+    wt_optimizer_create(net, &(wt_optimizer_desc){ .type = WT_OPT_SGD, .learning_rate = 0.1f, .momentum = 0.9f }, &opt);
+    for (int step = 0; step < 3; step++) {
+        float loss;
+        wt_net_zero_grad(net);
+        wt_net_forward(net, input, BATCH, 1);
+        wt_net_softmax_xent(net, b.logits, labels, 0.0f, NULL, &loss);
+        CHECK(wt_net_backward(net) == WT_OK, "%s", wt_last_error());
+        CHECK(wt_optimizer_step(opt) == WT_OK, "%s", wt_last_error());
+    }
+    int changed_above = 0;
+    for (int i = 0; i < n; i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        float* now = wt_test_alloc(info.count);
+        wt_net_param_read(net, i, now, info.count);
+        int same = wt_bit_equal(before[i], now, info.count);
+        if (info.node <= b.pw) CHECK(same, "frozen %s changed during training", info.name);
+        else if (info.trainable && !same) changed_above++;
+        free(now);
+        free(before[i]);
+    }
+    CHECK(changed_above >= 4, "only %d trainable tensors above the freeze point changed", changed_above);
+    free(before);
+    wt_optimizer_destroy(opt);
+    wt_net_destroy(net);
+    wt_context_destroy(ctx);
+}
+
+int main(void) {
+    wt_rng rng = { 42 };
+    wt_rng_fill(&rng, input, sizeof input / sizeof input[0], -1.0f, 1.0f);
+    test_gradients();
+    test_dropout_in_net();
+    test_thread_invariance();
+    test_freezing();
+    return wt_test_summary();
+}
