@@ -169,6 +169,11 @@ wt_status wt_net_node_shape(const wt_net* net, int node, int* h, int* w, int* c)
 /* Node id of the layer with this name. */
 wt_status wt_net_find_node(const wt_net* net, const char* name, int* out_node);
 int wt_net_node_count(const wt_net* net); /* including the input node */
+/* The description a layer was added with, defaults filled in (SAME and
+ * VALID are kept as modes). desc->name points into the net. Node 0 (the input) has type 0. */
+wt_status wt_net_node_desc(const wt_net* net, int node, wt_layer_desc* desc);
+/* Whether a layer trains (see wt_net_set_trainable), its lr scale and batch-norm mode. */
+wt_status wt_net_node_state(const wt_net* net, int node, int* trainable, float* lr_scale, wt_bn_mode* bn_mode);
 
 /* Allocates all memory for batches of up to max_batch. Gradient buffers are allocated only where
  * backward needs them (above the lowest trainable layer). Planning again (for a new batch size or
@@ -279,12 +284,131 @@ int wt_optimizer_steps_taken(const wt_optimizer* opt);
 /* ---------------------------------------------------------------------------------------------
  * Images: decode, resize, crop, scale.
  * ------------------------------------------------------------------------------------------- */
-/* @@IMAGE-API@@ */
+/* The input path of a model: encoded bytes (JPEG, PNG) or a raw RGBA frame -> wt_image (RGB,
+ * uint8) -> resized and cropped to the model's input size -> float32 NHWC scaled for the model.
+ * These functions need no context, are single-threaded, and allocate nothing except the pixels
+ * of a wt_image they return. Every image, input or output, is limited to WT_IMAGE_MAX_SIDE per side
+ * and WT_IMAGE_MAX_PIXELS in all (WT_ERR_SHAPE otherwise).
+ *
+ * Geometry and filters, exactly (a later test reproduces them with TensorFlow.js). Let the image
+ * be W x H with pixels p[y][x][c] and the output out_w x out_h:
+ *   Crop. WT_CROP_NONE stretches the whole image: rw = out_w, rh = out_h, x0 = y0 = 0.
+ *     WT_CROP_CENTER keeps the aspect ratio: the image is resized so that it covers the output,
+ *     then the middle is cut out. If W*out_h >= H*out_w then rh = out_h and
+ *     rw = round(W*out_h/H), else rw = out_w and rh = round(H*out_w/W) (round: halves up, like
+ *     Math.round); x0 = floor((rw - out_w)/2), y0 = floor((rh - out_h)/2).
+ *     Output pixel (y, x) is pixel (y0 + y, x0 + x) of the image resized to rh x rw; nothing is
+ *     materialised in between. In TF.js: tf.image.resizeBilinear(img, [rh, rw], false, true)
+ *     .slice([y0, x0, 0], [out_h, out_w, 3]).
+ *   WT_RESIZE_BILINEAR, half-pixel centres, edges clamped: pixel (r, k) of the image resized to
+ *     rh x rw samples sy = (H/rh)*(r + 0.5) - 0.5, ylo = max(0, floor(sy)),
+ *     yhi = min(H-1, ceil(sy)), fy = sy - ylo (and likewise sx, xlo, xhi, fx from W/rw and k):
+ *       top = p[ylo][xlo] + (p[ylo][xhi] - p[ylo][xlo])*fx,
+ *       bot = p[yhi][xlo] + (p[yhi][xhi] - p[yhi][xlo])*fx,   v = top + (bot - top)*fy,
+ *     all in double, rounded once to float32: the formula and operation order of
+ *     tfjs-backend-cpu's resizeBilinear with halfPixelCenters = true (TensorFlow's
+ *     half_pixel_centers = true; what canvas drawImage approximates). No antialiasing: shrinking
+ *     by more than 2x skips pixels; use WT_RESIZE_AREA there.
+ *   WT_RESIZE_AREA, box filter: pixel (r, k) is the mean of the image over the box
+ *     [r*H/rh, (r+1)*H/rh) x [k*W/rw, (k+1)*W/rw), each source pixel weighted by the exact area of
+ *     its overlap with the box (weights sum to 1), in double, rounded once to float32. Shrinking by
+ *     an integer factor f gives the exact mean of each f x f block (like TensorFlow's
+ *     resize_area, which computes in float). When enlarging, a box overlaps one or two pixels per
+ *     axis, so the result is nearest-neighbour with blended seams.
+ *   Scaling (tensors only): out = v*scale + offset in float32 (no fused multiply-add). When scale
+ *     and offset are both 0 (the zero value), out = v/127.5f - 1.0f: MobileNet's [-1, 1] input,
+ *     computed as TF.js's mobilenet preprocessing does (x.div(127.5).sub(1)); 0 -> -1 and
+ *     255 -> +1 exactly. Outputs are NHWC: out[(y*out_w + x)*3 + c], c = R, G, B. */
+#define WT_IMAGE_MAX_SIDE 16384
+#define WT_IMAGE_MAX_PIXELS (64 * 1024 * 1024) /* 67,108,864 pixels (e.g. 8192 x 8192) */
+
+/* An RGB image: channels is 3, pixels holds height*width*3 bytes, rows top to bottom, R G B
+ * interleaved, no padding. Images returned by webtune own their pixels: release them with
+ * wt_image_free. A caller may also fill one in over its own pixels to pass as input (webtune only
+ * reads inputs); such an image must not be given to wt_image_free. */
+typedef struct wt_image {
+    int width, height;
+    int channels;
+    uint8_t* pixels;
+} wt_image;
+
+/* Frees img->pixels and zeroes *img. NULL and zeroed images are accepted and ignored. */
+void wt_image_free(wt_image* img);
+
+/* Decodes a JPEG (baseline or progressive, grey, YCbCr or CMYK) or PNG (any bit depth, palette,
+ * grey, alpha, interlaced) held in memory with stb_image: grey becomes R = G = B; alpha is dropped
+ * (not composited); 16-bit samples keep their high byte. A JPEG's EXIF orientation (tag 0x0112) is
+ * applied, so the image comes out upright, as browsers show it. The header's size is checked
+ * before any pixel memory is allocated, and no allocation the decoder makes may exceed what that
+ * size needs. On success the caller owns out->pixels (wt_image_free). On failure *out is zeroed
+ * (if out is not NULL) and nothing is allocated. Errors: NULL pointers or len == 0 ->
+ * WT_ERR_INVALID_ARGUMENT; bytes that are neither JPEG nor PNG -> WT_ERR_UNSUPPORTED ("not a JPEG
+ * or PNG image"), as is len > INT_MAX; corrupt or truncated data -> WT_ERR_CORRUPT (the message
+ * carries stb's reason); a side > WT_IMAGE_MAX_SIDE or more than WT_IMAGE_MAX_PIXELS pixels ->
+ * WT_ERR_SHAPE; no memory -> WT_ERR_OUT_OF_MEMORY. */
+wt_status wt_image_decode(const uint8_t* bytes, size_t len, wt_image* out);
+
+/* Copies a raw RGBA frame (canvas getImageData, a video frame) into a new RGB image, dropping
+ * alpha (not composited). Row y starts at rgba + y*stride_bytes; stride_bytes = 0 means width*4.
+ * len is the size of the rgba buffer, which must hold (height-1)*stride_bytes + width*4 bytes.
+ * The caller owns out->pixels; on failure *out is zeroed. Errors: NULL pointers or a negative
+ * stride -> WT_ERR_INVALID_ARGUMENT; width or height < 1 or over the limits, a stride below
+ * width*4, or len too small -> WT_ERR_SHAPE; no memory -> WT_ERR_OUT_OF_MEMORY. */
+wt_status wt_image_from_rgba(const uint8_t* rgba, size_t len, int width, int height,
+                             int stride_bytes, wt_image* out);
+
+typedef enum wt_resize_filter {
+    WT_RESIZE_BILINEAR = 0, /* half-pixel centres, clamped edges (TF.js resizeBilinear, see above) */
+    WT_RESIZE_AREA = 1      /* exact box average; use it to shrink by more than 2x */
+} wt_resize_filter;
+
+typedef enum wt_crop {
+    WT_CROP_CENTER = 0, /* resize to cover the output keeping the aspect ratio, cut out the middle */
+    WT_CROP_NONE = 1    /* stretch the whole image to the output size */
+} wt_crop;
+
+/* How an image becomes a model input. The zero value (with out_h, out_w set) is MobileNet's:
+ * bilinear, centre crop, [-1, 1]. */
+typedef struct wt_preprocess {
+    int out_h, out_w;         /* model input size, each 1..WT_IMAGE_MAX_SIDE */
+    wt_resize_filter filter;
+    wt_crop crop;
+    float scale, offset;      /* tensor = pixel*scale + offset; both 0 = v/127.5f - 1 (see above) */
+} wt_preprocess;
+
+/* Resizes/crops img as p says and writes out_h*out_w*3 floats, NHWC (one image, no batch axis) to
+ * out, which holds out_count floats (more than needed is fine; the rest is left untouched).
+ * Errors: NULL pointers, an unknown filter or crop -> WT_ERR_INVALID_ARGUMENT; an image or output
+ * size < 1 or over the limits, out_count too small -> WT_ERR_SHAPE; img->channels != 3 ->
+ * WT_ERR_UNSUPPORTED; non-finite scale or offset -> WT_ERR_NOT_FINITE. */
+wt_status wt_image_to_tensor(const wt_image* img, const wt_preprocess* p, float* out,
+                             size_t out_count);
+
+/* The same geometry and filter as wt_image_to_tensor, but stores out_h*out_w*3 bytes (RGB, HWC):
+ * each value v is rounded to float32, then to the nearest integer with ties to even (like
+ * tf.round), then clamped to [0, 255]; p->scale and p->offset are ignored. Storing examples this
+ * way and converting them with wt_pixels_to_tensor gives what wt_image_to_tensor gives, up to that
+ * rounding (at most 0.5/127.5 in [-1, 1] units). Errors as wt_image_to_tensor (out_count counts
+ * bytes). */
+wt_status wt_image_resize_u8(const wt_image* img, const wt_preprocess* p, uint8_t* out,
+                             size_t out_count);
+
+/* out[i] = src[i]*scale + offset in float32 for i < count (any layout: count is values, not pixels),
+ * with the same zero-value default as wt_preprocess (v/127.5f - 1). src and out must not overlap.
+ * Errors: NULL pointers with count > 0 -> WT_ERR_INVALID_ARGUMENT; non-finite scale or offset ->
+ * WT_ERR_NOT_FINITE. */
+wt_status wt_pixels_to_tensor(const uint8_t* src, size_t count, float scale, float offset,
+                              float* out);
 
 /* ---------------------------------------------------------------------------------------------
  * Model import (TF.js layers format) and webtune model files.
  * ------------------------------------------------------------------------------------------- */
 /* @@IMPORT-API@@ */
+
+/* ---------------------------------------------------------------------------------------------
+ * webtune model files: one self-describing binary (graph, weights, labels, preprocessing).
+ * ------------------------------------------------------------------------------------------- */
+/* @@MODEL-FILE-API@@ */
 
 #ifdef __cplusplus
 }

@@ -187,6 +187,24 @@ wt_status wt_net_node_shape(const wt_net* net, int node, int* h, int* w, int* c)
     return WT_OK;
 }
 
+wt_status wt_net_node_desc(const wt_net* net, int node, wt_layer_desc* desc) {
+    wt_status st = check_node(net, node, "wt_net_node_desc");
+    if (st) return st;
+    if (!desc) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_node_desc: desc is NULL");
+    *desc = net->nodes[node].desc;
+    return WT_OK;
+}
+
+wt_status wt_net_node_state(const wt_net* net, int node, int* trainable, float* lr_scale, wt_bn_mode* bn_mode) {
+    wt_status st = check_node(net, node, "wt_net_node_state");
+    if (st) return st;
+    const wt_node* nd = &net->nodes[node];
+    if (trainable) *trainable = nd->trainable;
+    if (lr_scale) *lr_scale = nd->lr_scale;
+    if (bn_mode) *bn_mode = nd->bn_mode;
+    return WT_OK;
+}
+
 wt_status wt_net_find_node(const wt_net* net, const char* name, int* out_node) {
     if (!net || !name || !out_node)
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_find_node: NULL argument");
