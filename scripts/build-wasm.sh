@@ -11,4 +11,6 @@ cmake --build "$BUILD" -j"$(nproc)" --target webtune-mt webtune-st
 mkdir -p js/dist/wasm
 cp "$BUILD"/web/webtune-mt.js "$BUILD"/web/webtune-mt.wasm "$BUILD"/web/webtune-mt.worker.js \
    "$BUILD"/web/webtune-st.js "$BUILD"/web/webtune-st.wasm js/dist/wasm/
+# Emscripten's glue and pthread worker are CommonJS scripts; the package is "type": "module".
+echo '{ "type": "commonjs" }' > js/dist/wasm/package.json
 echo "build-wasm: js/dist/wasm is up to date"

@@ -11,20 +11,6 @@
 #include <stdatomic.h>
 #endif
 
-/* Chunk t of n over [0, range): contiguous, in whole multiples of grain, sizes differing by at most
- * one grain. Depends only on (range, grain, t, n). */
-static void chunk_bounds(size_t range, size_t grain, int t, int n, size_t* begin, size_t* end) {
-    if (grain == 0) grain = 1;
-    size_t units = (range + grain - 1) / grain;
-    size_t per = units / (size_t)n, rem = units % (size_t)n;
-    size_t ut = (size_t)t;
-    size_t first = ut * per + (ut < rem ? ut : rem);
-    size_t count = per + (ut < rem ? 1 : 0);
-    size_t b = first * grain, e = (first + count) * grain;
-    *begin = b < range ? b : range;
-    *end = e < range ? e : range;
-}
-
 #ifdef WT_NO_THREADS
 
 struct wt_pool { int n; };
@@ -43,6 +29,20 @@ void wt_parallel_for(wt_pool* pool, size_t range, size_t grain, wt_range_fn fn, 
 }
 
 #else
+
+/* Chunk t of n over [0, range): contiguous, in whole multiples of grain, sizes differing by at most
+ * one grain. Depends only on (range, grain, t, n). */
+static void chunk_bounds(size_t range, size_t grain, int t, int n, size_t* begin, size_t* end) {
+    if (grain == 0) grain = 1;
+    size_t units = (range + grain - 1) / grain;
+    size_t per = units / (size_t)n, rem = units % (size_t)n;
+    size_t ut = (size_t)t;
+    size_t first = ut * per + (ut < rem ? ut : rem);
+    size_t count = per + (ut < rem ? 1 : 0);
+    size_t b = first * grain, e = (first + count) * grain;
+    *begin = b < range ? b : range;
+    *end = e < range ? e : range;
+}
 
 enum { SPIN_ITERATIONS = 20000 };
 
