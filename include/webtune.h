@@ -358,12 +358,12 @@ wt_status wt_image_from_rgba(const uint8_t* rgba, size_t len, int width, int hei
                              int stride_bytes, wt_image* out);
 
 typedef enum wt_resize_filter {
-    WT_RESIZE_BILINEAR = 0, /* half-pixel centres, clamped edges (TF.js resizeBilinear, see above) */
+    WT_RESIZE_BILINEAR = 0, /* half-pixel centres, clamped edges (TF.js resizeBilinear; above) */
     WT_RESIZE_AREA = 1      /* exact box average; use it to shrink by more than 2x */
 } wt_resize_filter;
 
 typedef enum wt_crop {
-    WT_CROP_CENTER = 0, /* resize to cover the output keeping the aspect ratio, cut out the middle */
+    WT_CROP_CENTER = 0, /* resize to cover the output, keeping the aspect ratio; cut the middle */
     WT_CROP_NONE = 1    /* stretch the whole image to the output size */
 } wt_crop;
 
@@ -393,8 +393,9 @@ wt_status wt_image_to_tensor(const wt_image* img, const wt_preprocess* p, float*
 wt_status wt_image_resize_u8(const wt_image* img, const wt_preprocess* p, uint8_t* out,
                              size_t out_count);
 
-/* out[i] = src[i]*scale + offset in float32 for i < count (any layout: count is values, not pixels),
- * with the same zero-value default as wt_preprocess (v/127.5f - 1). src and out must not overlap.
+/* out[i] = src[i]*scale + offset in float32 for i < count (any layout: count is values, not
+ * pixels), with the same zero-value default as wt_preprocess (v/127.5f - 1). src and out must not
+ * overlap.
  * Errors: NULL pointers with count > 0 -> WT_ERR_INVALID_ARGUMENT; non-finite scale or offset ->
  * WT_ERR_NOT_FINITE. */
 wt_status wt_pixels_to_tensor(const uint8_t* src, size_t count, float scale, float offset,
@@ -403,12 +404,163 @@ wt_status wt_pixels_to_tensor(const uint8_t* src, size_t count, float scale, flo
 /* ---------------------------------------------------------------------------------------------
  * Model import (TF.js layers format) and webtune model files.
  * ------------------------------------------------------------------------------------------- */
-/* @@IMPORT-API@@ */
+/* A Keras model saved in the TensorFlow.js layers format: model.json (a Keras topology plus a
+ * weightsManifest) and its binary weight shards. Examples: Keras MobileNet v1/v2 converted by
+ * tensorflowjs_converter, and Teachable Machine image-model exports (a Sequential of
+ * [Sequential [MobileNetV2 model truncated at out_relu, GlobalAveragePooling2D],
+ *  Sequential [Dense, Dense softmax]]).
+ *
+ * Topology: Sequential, Model and Functional containers, nested to any depth (up to 32), single
+ * input and output, each layer called once. Layers and what they become:
+ *   Conv2D, DepthwiseConv2D   CONV2D / DEPTHWISE (kernel HWIO as stored; depthwise [kh,kw,c,1]
+ *                             -> [kh,kw,c]); padding same/valid; equal strides; dilation 1;
+ *                             groups 1; depth_multiplier 1
+ *   Dense                     DENSE (over the last axis, as in Keras)
+ *   BatchNormalization        BATCHNORM with the file's epsilon and momentum, in options.bn_mode
+ *                             (default WT_BN_FROZEN: the stored ImageNet statistics are used);
+ *                             center/scale false leave beta 0 / gamma 1
+ *   ReLU                      RELU (no max_value) or RELU6 (max_value 6); other max_value,
+ *                             negative_slope or threshold are WT_ERR_UNSUPPORTED
+ *   Activation, `activation`  linear (nothing), relu, relu6 (a node "<layer>/<act>" after a
+ *                             Conv2D/Dense), softmax (final output only, see output_softmax)
+ *   ZeroPadding2D             folded into the Conv2D/DepthwiseConv2D that reads it as
+ *                             WT_PAD_EXPLICIT pads (plus that layer's own "same" padding); it
+ *                             may feed nothing else
+ *   Add (2+ inputs), GlobalAveragePooling2D, Dropout (DROPOUT with the file's rate)
+ *   Reshape, Flatten          nothing, on a 1x1 feature map keeping channels last; else
+ *                             WT_ERR_UNSUPPORTED
+ *   Softmax (axis -1)         final output only
+ *   InputLayer                gives the input shape
+ * Any other layer class is WT_ERR_UNSUPPORTED with a message naming the layer and its class.
+ * Nodes are named after the Keras layers (a suffix _2, _3... if a name repeats), so
+ * wt_net_find_node(net, "conv_pw_13_relu") and parameter names "conv1/weight" work.
+ *
+ * Weights: each manifest group's shard files are concatenated and its tensors follow in order:
+ * float32 little-endian, or quantized by the TF.js converter (quantization.dtype "uint8" or
+ * "uint16": value = q*scale + min; "float16": IEEE half). A tensor belongs to the layer named by
+ * the last two components of its name ("<layer>/<kernel|depthwise_kernel|bias|gamma|beta|
+ * moving_mean|moving_variance>"), so prefixes added by nested models do not matter. Every size is
+ * checked before anything is allocated or read; only the groups the kept layers need must be
+ * supplied. Errors name the layer or file: a missing weight file or manifest tensor ->
+ * WT_ERR_NOT_FOUND; a shard shorter than the manifest needs, a tensor whose shape does not match
+ * its layer, an unknown dtype, non-finite values, malformed JSON -> WT_ERR_CORRUPT (JSON errors
+ * give the byte offset); a valid model webtune cannot run, or one beyond the size limits (32 MiB of
+ * JSON, nesting 256, 4096 layers, 65536 tensors) -> WT_ERR_UNSUPPORTED. */
+
+/* One weight shard file, as the caller read or fetched it. */
+typedef struct wt_weight_file {
+    const char* path;     /* exactly as written in the manifest's "paths" (e.g. "group1-shard1of1") */
+    const uint8_t* bytes; /* borrowed for the duration of the call */
+    size_t len;
+} wt_weight_file;
+
+/* The zero value imports the backbone at the default cut with pooling: the embedding model. */
+typedef struct wt_import_options {
+    const char* cut_layer; /* keep layers up to this Keras layer. NULL = the default transfer-learning
+                              cut: conv_pw_13_relu (MobileNet v1) or out_relu (MobileNet v2),
+                              whichever the model has (WT_ERR_NOT_FOUND if neither);
+                              "" = the whole model, including its classification head */
+    int no_pooling;        /* 0: the cut is followed by global average pooling (the model's own if the
+                              cut layer feeds a GlobalAveragePooling2D, else a node "embedding_pool");
+                              1: the net ends at the cut layer itself */
+    wt_bn_mode bn_mode;    /* mode of every imported batch norm; 0 = WT_BN_FROZEN */
+    int in_h, in_w;        /* input size; 0 = the model's (required when the model leaves it open) */
+} wt_import_options;
+
+/* What the import produced. Node ids are for wt_net_read_output, wt_net_set_trainable, etc. */
+typedef struct wt_import_info {
+    int output_node;       /* the net's last node: the embedding (cut) or the logits (whole model) */
+    int embedding_node;    /* cut: the pooled embedding (the cut layer itself with no_pooling);
+                              whole model: its last GlobalAveragePooling2D, -1 if none */
+    int embedding_dim;     /* channels of embedding_node (0 if none): 256 for MobileNet v1 0.25 */
+    int logits_node;       /* whole model: its output before a final softmax; -1 when cut */
+    int n_outputs;         /* channels of logits_node; 0 when cut */
+    int output_softmax;    /* whole model: 1 if it ends in a softmax, which webtune leaves out: TF.js's
+                              predictions are softmax(logits_node) */
+    int in_h, in_w, in_c;  /* the net's input shape */
+    int n_layers;          /* Keras layers imported (InputLayer and containers not counted) */
+    int n_weights;         /* manifest tensors loaded */
+    char cut_layer[128];   /* the Keras layer the net was cut at; "" for the whole model */
+} wt_import_info;
+
+/* Lists the weight files model.json needs, so a loader can fetch or read them first: *paths
+ * receives every manifest path in order, each followed by '\n', in one NUL-terminated string the
+ * caller releases with wt_tfjs_paths_free; *count (may be NULL) the number of paths. A path that
+ * is not a plain relative path (absolute, "..", "\", ":", control characters) is WT_ERR_CORRUPT,
+ * so joining paths to the model's directory or URL stays inside it. */
+wt_status wt_tfjs_weight_paths(const char* model_json, size_t len, char** paths, int* count);
+void wt_tfjs_paths_free(char* paths);
+
+/* Builds a net from model.json (len bytes, need not be NUL-terminated) and its weight files, as
+ * described above. opt and info may be NULL. The net is not planned; the caller owns *out (the
+ * context must outlive it). On failure *out is NULL and nothing is kept. */
+wt_status wt_import_tfjs(wt_context* ctx, const char* model_json, size_t len,
+                         const wt_weight_file* files, int n_files, const wt_import_options* opt,
+                         wt_net** out, wt_import_info* info);
 
 /* ---------------------------------------------------------------------------------------------
  * webtune model files: one self-describing binary (graph, weights, labels, preprocessing).
  * ------------------------------------------------------------------------------------------- */
-/* @@MODEL-FILE-API@@ */
+/* A model file holds a whole fine-tuned model: the graph (every layer's description, its trainable
+ * flag, learning-rate scale and batch-norm mode), every parameter (batch-norm moving statistics
+ * included), the class labels, the exact image preprocessing and the backbone it started from.
+ * Byte layout: docs/model-format.md. Little-endian; a header (magic "WTMODEL\0", format version
+ * major.minor, flags, total length), tagged sections, and a SHA-256 of everything before it as a
+ * trailer. A reader accepts every minor version of its major version (skipping sections it does not
+ * know) and rejects a newer major version.
+ *
+ * Loading is bit-exact for float32 files. With fp16 = 1 the weight tensors (conv, depthwise and
+ * dense kernels) are stored as IEEE half, rounded to nearest even (relative error <= 2^-11), which
+ * about halves the file; biases, batch-norm parameters and moving statistics stay float32 (they are
+ * a tiny part of the bytes), as does a weight tensor with a value beyond the half range (65504). */
+#define WT_MODEL_FORMAT_MAJOR 1
+#define WT_MODEL_FORMAT_MINOR 0
+
+/* What a model file carries besides the net. The zero value is "nothing known" except the two
+ * node fields, which must be set to -1 when absent. */
+typedef struct wt_model_meta {
+    int n_labels;                /* 0..65536 class names; if n_labels > 0 and logits_node >= 0 */
+    const char* const* labels;   /*   the logits node has n_labels channels. UTF-8, 1..4096 bytes */
+    wt_preprocess preprocess;    /* out_h = out_w = 0: unspecified; otherwise the net's input size */
+    char backbone_name[64];      /* NUL-terminated UTF-8, e.g. "mobilenet_v2_0.35_224"; "" = none */
+    uint8_t backbone_sha256[32]; /* wt_net_weights_sha256 of the backbone it started from; 0s = none */
+    int embedding_node;          /* node ids, -1 if absent */
+    int logits_node;
+    int output_softmax;          /* 1: predictions are softmax(logits_node) */
+} wt_model_meta;
+
+/* Serialises net and meta (NULL = no labels, no preprocessing, no backbone, nodes -1) into one new
+ * buffer: *bytes (release with wt_free_bytes) of *len bytes. fp16 = 1 stores weights as half (see
+ * above). The net may be planned or not. Errors: NULL pointers, labels that are NULL, empty, too
+ * long or not UTF-8, a backbone name without a NUL in its 64 bytes, a node id out of range, an
+ * unknown filter or crop -> WT_ERR_INVALID_ARGUMENT; labels that do not match the logits' channels,
+ * a preprocessing size that is not the net's input size -> WT_ERR_SHAPE; non-finite parameters or
+ * preprocessing scale/offset -> WT_ERR_NOT_FINITE; no memory -> WT_ERR_OUT_OF_MEMORY. */
+wt_status wt_model_save(const wt_net* net, const wt_model_meta* meta, int fp16, uint8_t** bytes,
+                        size_t* len);
+
+/* Checks bytes[0..len) (untrusted: magic, version, lengths, checksum, then every count and size
+ * against the bytes present and the limits, before anything is built), then builds a new net in ctx
+ * (not planned; the caller owns *net, the context must outlive it) and a new *meta (the caller
+ * releases it with wt_model_meta_free; its labels live in the same allocation). meta may be NULL
+ * if the caller does not want it. On failure *net (and *meta) are NULL and nothing is kept.
+ * Errors: NULL pointers -> WT_ERR_INVALID_ARGUMENT; a file from a newer major format version ->
+ * WT_ERR_UNSUPPORTED ("unsupported model format version 2 (this webtune reads version 1)");
+ * everything else wrong with the bytes -> WT_ERR_CORRUPT, e.g. "not a webtune model file (bad
+ * magic)", "model file truncated: needs N bytes, has M", "model file checksum mismatch: the file
+ * is damaged"; no memory -> WT_ERR_OUT_OF_MEMORY. */
+wt_status wt_model_load(wt_context* ctx, const uint8_t* bytes, size_t len, wt_net** net,
+                        wt_model_meta** meta);
+
+void wt_model_meta_free(wt_model_meta* meta); /* NULL is ignored */
+void wt_free_bytes(void* bytes);              /* releases wt_model_save's buffer; NULL is ignored */
+
+/* SHA-256 identifying a net's weights: over the parameters of nodes 1..up_to_node (-1 = all) in
+ * parameter order, each as u32 name length, name, u64 value count, values as float32, all
+ * little-endian (docs/model-format.md). Equal for nets with the same parameter names and values,
+ * whatever their trainable flags. Errors: NULL pointers -> WT_ERR_INVALID_ARGUMENT; up_to_node not
+ * in -1..node count-1 -> WT_ERR_NOT_FOUND. */
+wt_status wt_net_weights_sha256(const wt_net* net, int up_to_node, uint8_t out[32]);
 
 #ifdef __cplusplus
 }
