@@ -324,7 +324,7 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
     if (d.bn_epsilon == 0.0f) d.bn_epsilon = 1e-3f;
     if (d.bn_momentum == 0.0f) d.bn_momentum = 0.99f;
 
-    const wt_node* in = &net->nodes[d.input];
+    const wt_node* in = &net->nodes[d.input]; /* re-taken if the node array moves */
     int h = in->h, w = in->w, c = in->c, pad_top = 0, pad_left = 0;
     switch (d.type) {
     case WT_LAYER_CONV2D:
@@ -378,8 +378,16 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
         break;
     default: break;
     }
-    if ((size_t)h * w * c > ((size_t)1 << 28))
+    /* 64-bit products: size_t is 32 bits in wasm */
+    if ((uint64_t)h * w * c > ((uint64_t)1 << 28))
         return wt_fail(WT_ERR_SHAPE, "wt_net_add: %s output %dx%dx%d is too large", tname, h, w, c);
+    if (d.type == WT_LAYER_CONV2D || d.type == WT_LAYER_DENSE) {
+        uint64_t kh = d.type == WT_LAYER_DENSE ? 1 : (uint64_t)d.kernel_h;
+        uint64_t kw = d.type == WT_LAYER_DENSE ? 1 : (uint64_t)d.kernel_w;
+        if (kh * kw * (uint64_t)in->c * (uint64_t)c > ((uint64_t)1 << 28))
+            return wt_fail(WT_ERR_SHAPE, "wt_net_add: %s weight of %llux%llux%dx%d is too large", tname,
+                           (unsigned long long)kh, (unsigned long long)kw, in->c, c);
+    }
 
     if (net->n_nodes == net->cap_nodes) {
         int cap = net->cap_nodes * 2;
@@ -387,6 +395,7 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
         if (!nodes) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_add: out of memory");
         net->nodes = nodes;
         net->cap_nodes = cap;
+        in = &net->nodes[d.input]; /* the array moved */
         /* desc.name points at the node's own heap string, so moving nodes keeps it valid */
     }
     int id = net->n_nodes;

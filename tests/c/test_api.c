@@ -151,6 +151,25 @@ int main(void) {
 
     free(w);
     wt_net_destroy(net);
+
+    /* A deep chain: the node array grows (16, 32, 64, ...) while layers read their input's shape. */
+    CHECK(wt_net_create(ctx, 4, 4, 3, &net) == WT_OK, "%s", wt_last_error());
+    int prev = 0;
+    for (int i = 0; i < 70; i++) {
+        wt_layer_desc d = i % 2 ? (wt_layer_desc){ .type = WT_LAYER_RELU, .input = prev }
+                                : (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = prev, .out_channels = 3 + i % 5,
+                                                   .kernel_h = 1, .kernel_w = 1 };
+        CHECK(wt_net_add(net, &d, &prev) == WT_OK, "layer %d: %s", i, wt_last_error());
+    }
+    CHECK(wt_net_plan(net, 1) == WT_OK, "%s", wt_last_error());
+    float chain_in[4 * 4 * 3] = {0.5f};
+    CHECK(wt_net_forward(net, chain_in, 1, 0) == WT_OK, "%s", wt_last_error());
+    /* a weight too large for 32-bit sizes is refused, not overflowed */
+    int wide = -1;
+    CHECK(wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .input = 0, .out_channels = 60000 }, &wide) == WT_OK, "%s", wt_last_error());
+    EXPECT(wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = wide, .out_channels = 60000,
+                                             .kernel_h = 15, .kernel_w = 15 }, &node), WT_ERR_SHAPE, "too large");
+    wt_net_destroy(net);
     wt_context_destroy(ctx);
     return wt_test_summary();
 }
