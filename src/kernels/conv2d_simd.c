@@ -241,8 +241,14 @@ typedef struct direct_ctx {
 } direct_ctx;
 
 static void direct_rows(void* arg, size_t begin, size_t end) {
-    const direct_ctx* x = (const direct_ctx*)arg;
-    const wt_conv_dims* d = x->d;
+    /* Private copies of the context and the dims: the originals sit on the calling thread's stack
+     * (under wasm, the shadow stack in linear memory), next to the locals that thread keeps writing
+     * (run[] below, the chunk bounds); reading them per pixel from another thread shares their cache
+     * line with those writes and stalls both threads. */
+    const direct_ctx xc = *(const direct_ctx*)arg;
+    const wt_conv_dims dc = *xc.d;
+    const direct_ctx* x = &xc;
+    const wt_conv_dims* d = &dc;
     const int C = d->in_c, OC = d->out_c, s = d->stride, k_w = d->k_w;
     const size_t KW = (size_t)k_w * C, row_step = (size_t)d->in_w * C;
     for (size_t r = begin; r < end; r++) {
@@ -451,8 +457,10 @@ static void wdir_taps_any(float* Pk, int OC, const float* in, const size_t* off,
 }
 
 static void wdir_chunks(void* arg, size_t begin, size_t end) {
-    const wdir_ctx* x = (const wdir_ctx*)arg;
-    const wt_conv_dims* d = x->d;
+    const wdir_ctx xc = *(const wdir_ctx*)arg; /* private copies: see direct_rows */
+    const wt_conv_dims dc = *xc.d;
+    const wdir_ctx* x = &xc;
+    const wt_conv_dims* d = &dc;
     const int C = d->in_c, OC = d->out_c, s = d->stride, k_w = d->k_w, K = x->K;
     const size_t rows = (size_t)d->n * d->out_h, KW = (size_t)k_w * C;
     for (size_t ch = begin; ch < end; ch++) {

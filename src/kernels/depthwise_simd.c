@@ -284,8 +284,14 @@ static void dw_fwd_span(const dw_fwd_ctx* x, float* out_row, const float* in_img
 }
 
 static void dw_fwd_rows(void* arg, size_t begin, size_t end) {
-    const dw_fwd_ctx* x = (const dw_fwd_ctx*)arg;
-    const wt_conv_dims* d = x->d;
+    /* Private copies of the context and the dims: the originals sit on the calling thread's stack
+     * (under wasm, the shadow stack in linear memory) next to locals that thread keeps writing;
+     * reading them per pixel from another thread would share a cache line with those writes. */
+    dw_fwd_ctx xc = *(const dw_fwd_ctx*)arg;
+    const wt_conv_dims dc = *xc.d;
+    xc.d = &dc;
+    const dw_fwd_ctx* x = &xc;
+    const wt_conv_dims* d = &dc;
     const int C = d->in_c, s = d->stride, k_w = d->k_w;
     for (size_t r = begin; r < end; r++) {
         const int n = (int)(r / (size_t)d->out_h), oy = (int)(r % (size_t)d->out_h);
@@ -377,8 +383,14 @@ static void dw_din_span(const dw_din_ctx* x, float* din_row, const float* dout_i
 }
 
 static void dw_din_rows(void* arg, size_t begin, size_t end) {
-    const dw_din_ctx* x = (const dw_din_ctx*)arg;
-    const wt_conv_dims* d = x->d;
+    /* Private copies of the context and the dims: the originals sit on the calling thread's stack
+     * (under wasm, the shadow stack in linear memory) next to locals that thread keeps writing;
+     * reading them per pixel from another thread would share a cache line with those writes. */
+    dw_din_ctx xc = *(const dw_din_ctx*)arg;
+    const wt_conv_dims dc = *xc.d;
+    xc.d = &dc;
+    const dw_din_ctx* x = &xc;
+    const wt_conv_dims* d = &dc;
     const int C = d->in_c, s = d->stride, k_w = d->k_w;
     const int out_w = d->out_w, in_w = d->in_w;
     for (size_t r = begin; r < end; r++) {
@@ -629,8 +641,14 @@ static void dw_wgrad_span(const dw_wgrad_ctx* x, float* tot, const float* grow, 
 
 /* Pass 1: chunk ch of the output rows sums into its own totals tot + ch * chunk_floats. */
 static void dw_wgrad_chunks(void* arg, size_t begin, size_t end) {
-    const dw_wgrad_ctx* x = (const dw_wgrad_ctx*)arg;
-    const wt_conv_dims* d = x->d;
+    /* Private copies of the context and the dims: the originals sit on the calling thread's stack
+     * (under wasm, the shadow stack in linear memory) next to locals that thread keeps writing;
+     * reading them per pixel from another thread would share a cache line with those writes. */
+    dw_wgrad_ctx xc = *(const dw_wgrad_ctx*)arg;
+    const wt_conv_dims dc = *xc.d;
+    xc.d = &dc;
+    const dw_wgrad_ctx* x = &xc;
+    const wt_conv_dims* d = &dc;
     const int C = d->in_c, s = d->stride, k_w = d->k_w;
     const size_t rows = (size_t)d->n * d->out_h;
     for (size_t ch = begin; ch < end; ch++) {
