@@ -12,7 +12,7 @@ cmake --build build/native-asan -j"$JOBS"
 ctest --test-dir build/native-asan --output-on-failure -j"$JOBS"
 
 echo "== C tests, wasm (SIMD + threads) under Node =="
-bash scripts/build-wasm.sh
+bash scripts/build.sh
 cmake --build build/wasm -j"$JOBS"
 ctest --test-dir build/wasm --output-on-failure
 

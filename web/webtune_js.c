@@ -5,6 +5,7 @@
  * message, which the JS wrapper turns into an Error with .code. */
 #include <emscripten/emscripten.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "webtune.h"
 
@@ -73,3 +74,135 @@ EMSCRIPTEN_KEEPALIVE int wtjs_param_trainable(const wt_net* net, int index) {
 /* Scratch memory for JS to pass arrays in and out. */
 EMSCRIPTEN_KEEPALIVE void* wtjs_malloc(size_t bytes) { return malloc(bytes); }
 EMSCRIPTEN_KEEPALIVE void wtjs_free(void* p) { free(p); }
+
+/* ---- images: decode + resize/crop in one call, so no wt_image crosses the boundary ---- */
+
+static wt_preprocess make_preprocess(int out_h, int out_w, int filter, int crop, float scale, float offset) {
+    wt_preprocess p = { .out_h = out_h, .out_w = out_w, .filter = (wt_resize_filter)filter,
+                        .crop = (wt_crop)crop, .scale = scale, .offset = offset };
+    return p;
+}
+
+/* Encoded JPEG/PNG bytes -> out_h*out_w*3 floats scaled for the model. */
+EMSCRIPTEN_KEEPALIVE int wtjs_image_to_tensor(const uint8_t* bytes, size_t len, int out_h, int out_w,
+                                              int filter, int crop, float scale, float offset, float* out,
+                                              size_t count) {
+    wt_image img;
+    wt_status st = wt_image_decode(bytes, len, &img);
+    if (st) return st;
+    wt_preprocess p = make_preprocess(out_h, out_w, filter, crop, scale, offset);
+    st = wt_image_to_tensor(&img, &p, out, count);
+    wt_image_free(&img);
+    return st;
+}
+
+/* Encoded JPEG/PNG bytes -> out_h*out_w*3 bytes (compact example storage). */
+EMSCRIPTEN_KEEPALIVE int wtjs_image_resize_u8(const uint8_t* bytes, size_t len, int out_h, int out_w,
+                                              int filter, int crop, uint8_t* out, size_t count) {
+    wt_image img;
+    wt_status st = wt_image_decode(bytes, len, &img);
+    if (st) return st;
+    wt_preprocess p = make_preprocess(out_h, out_w, filter, crop, 0.0f, 0.0f);
+    st = wt_image_resize_u8(&img, &p, out, count);
+    wt_image_free(&img);
+    return st;
+}
+
+/* Raw RGBA frame (canvas, video) -> out_h*out_w*3 bytes. */
+EMSCRIPTEN_KEEPALIVE int wtjs_rgba_resize_u8(const uint8_t* rgba, size_t len, int width, int height, int stride,
+                                             int out_h, int out_w, int filter, int crop, uint8_t* out,
+                                             size_t count) {
+    wt_image img;
+    wt_status st = wt_image_from_rgba(rgba, len, width, height, stride, &img);
+    if (st) return st;
+    wt_preprocess p = make_preprocess(out_h, out_w, filter, crop, 0.0f, 0.0f);
+    st = wt_image_resize_u8(&img, &p, out, count);
+    wt_image_free(&img);
+    return st;
+}
+
+/* ---- TF.js layers-format import ---- */
+
+/* files: n entries of (path pointer, bytes pointer, length) as three parallel arrays.
+ * info_out receives 11 ints: output_node, embedding_node, embedding_dim, logits_node, n_outputs,
+ * output_softmax, in_h, in_w, in_c, n_layers, n_weights. */
+EMSCRIPTEN_KEEPALIVE int wtjs_import_tfjs(wt_context* ctx, const char* json, size_t len, const char** paths,
+                                          const uint8_t** bytes, const size_t* lens, int n_files,
+                                          const char* cut_layer, int no_pooling, int bn_mode, int in_h, int in_w,
+                                          wt_net** out, int* info_out) {
+    wt_weight_file* files = n_files > 0 ? (wt_weight_file*)calloc((size_t)n_files, sizeof *files) : NULL;
+    if (n_files > 0 && !files) return WT_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < n_files; i++) files[i] = (wt_weight_file){ paths[i], bytes[i], lens[i] };
+    wt_import_options opt = { .cut_layer = cut_layer, .no_pooling = no_pooling, .bn_mode = (wt_bn_mode)bn_mode,
+                              .in_h = in_h, .in_w = in_w };
+    wt_import_info info;
+    wt_status st = wt_import_tfjs(ctx, json, len, files, n_files, &opt, out, &info);
+    free(files);
+    if (st == WT_OK && info_out) {
+        int v[11] = { info.output_node, info.embedding_node, info.embedding_dim, info.logits_node, info.n_outputs,
+                      info.output_softmax, info.in_h, info.in_w, info.in_c, info.n_layers, info.n_weights };
+        for (int i = 0; i < 11; i++) info_out[i] = v[i];
+    }
+    return st;
+}
+
+/* ---- webtune model files ---- */
+
+/* labels: n_labels NUL-terminated strings packed back to back. sha256: 32 bytes or NULL. */
+EMSCRIPTEN_KEEPALIVE int wtjs_model_save(const wt_net* net, const char* labels_packed, int n_labels, int out_h,
+                                         int out_w, int filter, int crop, float scale, float offset,
+                                         const char* backbone_name, const uint8_t* sha256, int embedding_node,
+                                         int logits_node, int output_softmax, int fp16, uint8_t** bytes,
+                                         size_t* len) {
+    const char** labels = n_labels > 0 ? (const char**)calloc((size_t)n_labels, sizeof(char*)) : NULL;
+    if (n_labels > 0 && !labels) return WT_ERR_OUT_OF_MEMORY;
+    const char* s = labels_packed;
+    for (int i = 0; i < n_labels; i++) {
+        labels[i] = s;
+        s += strlen(s) + 1;
+    }
+    wt_model_meta meta = { .n_labels = n_labels, .labels = labels,
+                           .preprocess = make_preprocess(out_h, out_w, filter, crop, scale, offset),
+                           .embedding_node = embedding_node, .logits_node = logits_node,
+                           .output_softmax = output_softmax };
+    if (backbone_name) {
+        strncpy(meta.backbone_name, backbone_name, sizeof meta.backbone_name - 1);
+    }
+    if (sha256) memcpy(meta.backbone_sha256, sha256, 32);
+    wt_status st = wt_model_save(net, &meta, fp16, bytes, len);
+    free(labels);
+    return st;
+}
+
+/* Fields of a loaded wt_model_meta, read without knowing its layout in JS.
+ * ints (8): n_labels, out_h, out_w, filter, crop, embedding_node, logits_node, output_softmax. */
+EMSCRIPTEN_KEEPALIVE void wtjs_meta_ints(const wt_model_meta* m, int* out) {
+    int v[8] = { m->n_labels, m->preprocess.out_h, m->preprocess.out_w, (int)m->preprocess.filter,
+                 (int)m->preprocess.crop, m->embedding_node, m->logits_node, m->output_softmax };
+    memcpy(out, v, sizeof v);
+}
+EMSCRIPTEN_KEEPALIVE float wtjs_meta_scale(const wt_model_meta* m) { return m->preprocess.scale; }
+EMSCRIPTEN_KEEPALIVE float wtjs_meta_offset(const wt_model_meta* m) { return m->preprocess.offset; }
+EMSCRIPTEN_KEEPALIVE const char* wtjs_meta_label(const wt_model_meta* m, int i) {
+    return (i >= 0 && i < m->n_labels) ? m->labels[i] : NULL;
+}
+EMSCRIPTEN_KEEPALIVE const char* wtjs_meta_backbone_name(const wt_model_meta* m) { return m->backbone_name; }
+EMSCRIPTEN_KEEPALIVE const uint8_t* wtjs_meta_backbone_sha256(const wt_model_meta* m) { return m->backbone_sha256; }
+
+/* Decodes JPEG/PNG into caller memory: wh[0], wh[1] receive width and height; if cap is smaller
+ * than width*height*3 nothing is copied and WT_ERR_SHAPE is returned (call again with room). */
+EMSCRIPTEN_KEEPALIVE int wtjs_image_decode_into(const uint8_t* bytes, size_t len, uint8_t* out, size_t cap, int* wh) {
+    wt_image img;
+    wt_status st = wt_image_decode(bytes, len, &img);
+    if (st) return st;
+    size_t need = (size_t)img.width * img.height * 3;
+    wh[0] = img.width;
+    wh[1] = img.height;
+    if (cap < need) {
+        wt_image_free(&img);
+        return WT_ERR_SHAPE;
+    }
+    memcpy(out, img.pixels, need);
+    wt_image_free(&img);
+    return WT_OK;
+}

@@ -29,5 +29,7 @@ export async function loadCoreNode(variant, options = {}) {
   }
   const factory = require(jsPath);
   const module = await factory({ wasmBinary: readFileSync(wasmPath) });
+  // Let Node exit when the caller is done: pool workers must not hold the event loop open.
+  module.wtUnrefWorkers?.();
   return wrapModule(module, variant);
 }

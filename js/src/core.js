@@ -69,8 +69,37 @@ export function wrapModule(M, variant) {
     });
   }
 
+  /** Allocates `bytes` in the wasm heap; the caller frees it with free(). */
+  function alloc(bytes) {
+    const ptr = M._wtjs_malloc(Math.max(bytes, 4));
+    if (!ptr) throw new WebtuneError('WT_ERR_OUT_OF_MEMORY', `webtune: cannot allocate ${bytes} bytes in the wasm heap`);
+    return ptr;
+  }
+
+  /** Copies a Uint8Array into a new heap allocation; returns its pointer (free it with free()). */
+  function allocCopy(u8) {
+    const ptr = alloc(u8.length);
+    new Uint8Array(M.HEAPU8.buffer).set(u8, ptr);
+    return ptr;
+  }
+
+  function allocCString(str) {
+    const n = M.lengthBytesUTF8(str) + 1;
+    const ptr = alloc(n);
+    M.stringToUTF8(str, ptr, n);
+    return ptr;
+  }
+
   return {
     module: M,
+    alloc,
+    allocCopy,
+    allocCString,
+    free: (ptr) => M._wtjs_free(ptr),
+    heapU8: () => new Uint8Array(M.HEAPU8.buffer),
+    heapI32: () => new Int32Array(M.HEAP32.buffer),
+    heapU32: () => new Uint32Array(M.HEAPU32.buffer),
+    heapF32,
     variant,
     threadsCompiled: M._wtjs_threads_compiled() === 1,
     statusName,

@@ -110,3 +110,16 @@ test('bad input becomes a WebtuneError with a status code and a message', async 
   core.module._wt_net_destroy(net);
   core.module._wt_context_destroy(ctx);
 });
+
+test('a Node process that loaded the threaded module exits when its work is done', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const url = new URL('../../js/src/core-node.js', import.meta.url).href;
+  const script = `const { loadCoreNode } = await import(${JSON.stringify(url)});
+    const core = await loadCoreNode('mt');
+    const ctx = core.callOutInt('wtjs_context_create', 2, 0);
+    core.module._wt_context_destroy(ctx);
+    console.log('finished');`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(run.stdout.trim(), 'finished');
+  assert.equal(run.status, 0, `exit status ${run.status} (signal ${run.signal}): the pthread pool kept Node alive`);
+});
