@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 JOBS=$(nproc)
+# Debian's emcc runs on the machine's Node, which does not see Debian's node modules by default.
+export NODE_PATH=/usr/share/nodejs
 
 echo "== C tests, native, ASan+UBSan =="
 cmake -S . -B build/native-asan -DWT_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWT_BUILD_BENCH=OFF >/dev/null
