@@ -193,6 +193,12 @@ wt_status wt_net_set_bn_mode(wt_net* net, int node, wt_bn_mode mode);
  * statistics (where enabled) and dropout. NaN or infinity in the input is WT_ERR_NOT_FINITE. */
 wt_status wt_net_forward(wt_net* net, const float* input, int batch, int training);
 
+/* Runs only the nodes after `node`, with node's output taken from `values` (batch*h*w*c floats) in
+ * place of everything at or below it: a head trained on cached embeddings. Every later node must
+ * read `node` or later nodes only (WT_ERR_INVALID_ARGUMENT otherwise). Backward after it reaches
+ * no further down than `node`. */
+wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int batch, int training);
+
 /* Copies a node's output from the last forward pass into dst (count = batch*h*w*c floats). */
 wt_status wt_net_read_output(const wt_net* net, int node, float* dst, size_t count);
 
@@ -561,6 +567,165 @@ void wt_free_bytes(void* bytes);              /* releases wt_model_save's buffer
  * whatever their trainable flags. Errors: NULL pointers -> WT_ERR_INVALID_ARGUMENT; up_to_node not
  * in -1..node count-1 -> WT_ERR_NOT_FOUND. */
 wt_status wt_net_weights_sha256(const wt_net* net, int up_to_node, uint8_t out[32]);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Data augmentation (in C, on the fly, on uint8 RGB examples).
+ * ------------------------------------------------------------------------------------------- */
+/* Strengths of each random transform. The zero value is "no augmentation": dst = src exactly. */
+typedef struct wt_augment {
+    float crop_scale_min;  /* random resized crop: the crop covers a fraction of the image area drawn
+                              uniformly from [crop_scale_min, 1], then is resized back to the full
+                              size (bilinear); 0 or >= 1 = off. Typical 0.6 */
+    float crop_aspect;     /* crop aspect ratio drawn log-uniformly from [1/(1+a), 1+a]; 0 = square */
+    int flip;              /* 1: horizontal flip with probability 1/2 */
+    float rotation_deg;    /* rotation drawn uniformly from [-r, r] degrees about the centre; edge
+                              pixels are clamped (no black corners); 0 = off */
+    float brightness;      /* each factor drawn from [1-s, 1+s]: brightness multiplies every value, */
+    float contrast;        /* contrast scales around the image's mean grey, saturation scales each */
+    float saturation;      /* pixel around its own grey (0.299 R + 0.587 G + 0.114 B); 0 = off */
+} wt_augment;
+
+/* Writes one random augmentation of src (height*width*3 bytes, RGB) to dst (same size, must not
+ * overlap src). The transform is a pure function of (seed, index): the same arguments give the same
+ * bytes on every platform and thread count. Geometry (crop, flip, rotation) is one inverse affine
+ * map sampled bilinearly with clamped edges; colour jitter follows, rounded to nearest and clamped
+ * to [0, 255]. Errors: NULL pointers -> WT_ERR_INVALID_ARGUMENT; a size < 1 -> WT_ERR_SHAPE;
+ * negative or non-finite strengths -> WT_ERR_INVALID_ARGUMENT. */
+wt_status wt_augment_image(const uint8_t* src, int height, int width, const wt_augment* aug,
+                           uint64_t seed, uint64_t index, uint8_t* dst);
+
+/* ---------------------------------------------------------------------------------------------
+ * Datasets: labelled examples stored compactly (RGB uint8 at the model's input size).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct wt_dataset wt_dataset;
+
+/* An empty dataset of height x width RGB examples. max_bytes caps the pixel memory it may hold
+ * (0 = no cap beyond what malloc gives): adding past it is WT_ERR_OUT_OF_MEMORY with a message
+ * saying how many examples fit, and the dataset is unchanged. */
+wt_status wt_dataset_create(int height, int width, size_t max_bytes, wt_dataset** out);
+void wt_dataset_destroy(wt_dataset* ds);
+/* Appends a copy of rgb (len = height*width*3 bytes) with class `label` (>= 0), or -1 for an
+ * unlabelled image (target-domain images for domain adaptation). *out_index (may be NULL) gets its
+ * index. */
+wt_status wt_dataset_add(wt_dataset* ds, const uint8_t* rgb, size_t len, int label, int* out_index);
+int wt_dataset_count(const wt_dataset* ds);
+size_t wt_dataset_bytes(const wt_dataset* ds); /* pixel bytes held */
+/* Label of example `index`, and a pointer to its pixels (owned by the dataset, valid until it
+ * changes); either out pointer may be NULL. */
+wt_status wt_dataset_get(const wt_dataset* ds, int index, int* label, const uint8_t** rgb);
+/* Removes every example of class `label`; examples of higher classes move down one label, so
+ * classes stay numbered 0..K-1 after a class is deleted. */
+wt_status wt_dataset_remove_label(wt_dataset* ds, int label);
+/* Removes example `index` (later ones move down one index). */
+wt_status wt_dataset_remove(wt_dataset* ds, int index);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training a classifier: a backbone net cut at its embedding plus a new head, trained on a
+ * dataset with one of the fine-tuning strategies.
+ * ------------------------------------------------------------------------------------------- */
+/* Appends a classification head to net: [dropout (if rate > 0)] -> dense(n_classes, bias) reading
+ * node `embedding` ([N,1,1,D]); *logits_node gets the dense node. The dense weights start
+ * Glorot-uniform from the context seed, named "head/dense" ("head/dropout"). */
+wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate,
+                                     int* logits_node);
+
+/* How much of the backbone trains. Frozen layers keep bit-identical weights and statistics and get
+ * no gradient memory. */
+typedef enum wt_strategy {
+    WT_STRATEGY_HEAD = 0,   /* backbone frozen; embeddings computed once and cached (x views) */
+    WT_STRATEGY_TOP = 1,    /* the last top_blocks MobileNet blocks + the head */
+    WT_STRATEGY_LAYERS = 2, /* exactly the layers matching `layers` + the head */
+    WT_STRATEGY_FULL = 3    /* every layer */
+} wt_strategy;
+
+typedef enum wt_train_optimizer {
+    WT_TRAIN_ADAM = 0,
+    WT_TRAIN_ADAMW = 1,
+    WT_TRAIN_SGD = 2        /* momentum 0.9 */
+} wt_train_optimizer;
+
+/* Training options. The zero value (apart from what a comment marks) is a sensible default. */
+typedef struct wt_train_desc {
+    int epochs;                /* 0 = 20 */
+    int batch_size;            /* 0 = 16 */
+    float learning_rate;       /* head learning rate; 0 = 1e-3 */
+    wt_train_optimizer optimizer;
+    float weight_decay;        /* AdamW: decoupled; Adam/SGD: L2 */
+    wt_schedule_type schedule; /* per step over the whole run; cosine runs to the last step */
+    int warmup_steps;
+    float validation_split;    /* fraction of each class held out for validation, 0..0.9; a class
+                                  with fewer than 2 examples keeps all of them for training */
+    uint64_t seed;             /* shuffling, split, augmentation, dropout */
+    wt_strategy strategy;
+    int top_blocks;            /* WT_STRATEGY_TOP: blocks to unfreeze; 0 = 2 */
+    const char* layers;        /* WT_STRATEGY_LAYERS: comma-separated node-name patterns ('*' matches
+                                  any run of characters), or "batchnorm" (every batch norm's gamma and
+                                  beta) */
+    float backbone_lr_scale;   /* learning-rate multiplier of unfrozen backbone layers; 0 = 0.1 */
+    int bn_batch_stats;        /* unfrozen batch norms: 1 = train on batch statistics (and update the
+                                  moving averages), 0 = keep them frozen (inference mode) */
+    int adabn;                 /* 1: before training, re-estimate every batch norm's moving statistics
+                                  on the training images (AdaBN) */
+    float label_smoothing;     /* 0..0.5 */
+    int balanced;              /* 1: weight the loss by inverse class frequency */
+    int early_stopping;        /* epochs without a better validation accuracy before stopping
+                                  (the best weights are restored at the end); 0 = off */
+    wt_augment augment;        /* applied on the fly to every training image */
+    int cache_views;           /* WT_STRATEGY_HEAD: augmented views cached per image; 0 = 1 (the
+                                  plain image, or one augmented view if augment is set) */
+} wt_train_desc;
+
+typedef struct wt_trainer wt_trainer;
+
+/* Prepares training of net (which must contain embedding_node and logits_node, e.g. from
+ * wt_net_add_classifier_head) on ds. Sets trainable flags and batch-norm modes for the strategy,
+ * plans the net, splits the data and creates the optimizer. Both net and ds must outlive the
+ * trainer and must not be changed while it exists. Errors: fewer than 2 classes or a class with
+ * no example -> WT_ERR_SHAPE; a pattern matching nothing -> WT_ERR_NOT_FOUND; options out of range ->
+ * WT_ERR_INVALID_ARGUMENT; no memory -> WT_ERR_OUT_OF_MEMORY (nothing kept). */
+wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt_dataset* ds,
+                            const wt_train_desc* desc, wt_trainer** out);
+void wt_trainer_destroy(wt_trainer* tr);
+
+typedef enum wt_train_phase {
+    WT_PHASE_CACHE = 0,  /* computing cached embeddings (WT_STRATEGY_HEAD) or AdaBN statistics */
+    WT_PHASE_TRAIN = 1,  /* a training step ran */
+    WT_PHASE_EPOCH = 2,  /* a training step ran and finished an epoch: epoch metrics are valid */
+    WT_PHASE_DONE = 3    /* training finished (all epochs, or early stopping) */
+} wt_train_phase;
+
+typedef struct wt_train_progress {
+    wt_train_phase phase;
+    int epoch;             /* 0-based epoch of the step just run */
+    int epochs;
+    int step;              /* steps taken so far (all epochs) */
+    int steps_per_epoch;
+    int total_steps;
+    int cache_done, cache_total; /* WT_PHASE_CACHE: images processed / to process */
+    int images;            /* images in the step just run */
+    float loss;            /* mean loss of the step just run */
+    float accuracy;        /* training accuracy of the step just run */
+    float epoch_loss;      /* EPOCH/DONE: mean over the epoch */
+    float epoch_accuracy;
+    float val_accuracy;    /* EPOCH/DONE: on the held-out split; -1 when there is none */
+    float val_loss;
+    float best_val_accuracy;
+    int best_epoch;
+    float learning_rate;   /* head learning rate used by the step */
+    int n_train, n_val;
+} wt_train_progress;
+
+/* Does one unit of work (a batch of the embedding cache, or one training step, with the validation
+ * pass at the end of an epoch) and reports it. Call until phase == WT_PHASE_DONE; between calls
+ * the caller may stop (wt_trainer_destroy keeps the weights trained so far). A non-finite loss
+ * is WT_ERR_NOT_FINITE and restores the weights from before that step. */
+wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* progress);
+
+/* Class scores for `batch` examples already at the net's input size (RGB uint8): writes
+ * batch*n_classes probabilities (softmax of logits_node) to probs. Inference mode. */
+wt_status wt_net_predict_u8(wt_net* net, int logits_node, const wt_preprocess* p, const uint8_t* rgb,
+                            int batch, float* probs, size_t probs_count);
 
 #ifdef __cplusplus
 }
