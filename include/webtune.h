@@ -164,6 +164,10 @@ void wt_net_destroy(wt_net* net);
  * to a planned net un-plans it: call wt_net_plan() again before the next forward pass. */
 wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node);
 
+/* Removes every node after last_node (and their parameters); un-plans the net. Used to replace a
+ * classifier's head. */
+wt_status wt_net_truncate(wt_net* net, int last_node);
+
 /* Shape of a node's output [h, w, c] (batch excluded). Any out pointer may be NULL. */
 wt_status wt_net_node_shape(const wt_net* net, int node, int* h, int* w, int* c);
 /* Node id of the layer with this name. */
@@ -674,6 +678,8 @@ typedef struct wt_train_desc {
     wt_augment augment;        /* applied on the fly to every training image */
     int cache_views;           /* WT_STRATEGY_HEAD: augmented views cached per image; 0 = 1 (the
                                   plain image, or one augmented view if augment is set) */
+    wt_preprocess preprocess;  /* only scale and offset are used (examples are already at the input
+                                  size); the zero value is MobileNet's [-1, 1] */
 } wt_train_desc;
 
 typedef struct wt_trainer wt_trainer;

@@ -167,6 +167,24 @@ void wt_net_destroy(wt_net* net) {
     free(net);
 }
 
+wt_status wt_net_truncate(wt_net* net, int last_node) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_truncate: net is NULL");
+    if (last_node < 0 || last_node >= net->n_nodes)
+        return wt_fail(WT_ERR_NOT_FOUND, "wt_net_truncate: no node %d (the net has %d)", last_node, net->n_nodes);
+    free_plan(net);
+    /* parameters are stored in node order, so the removed ones are a suffix */
+    int keep = net->n_params;
+    while (keep > 0 && net->params[keep - 1].node > last_node) keep--;
+    for (int i = keep; i < net->n_params; i++) {
+        free(net->params[i].name);
+        free(net->params[i].data);
+    }
+    net->n_params = keep;
+    for (int i = last_node + 1; i < net->n_nodes; i++) free(net->nodes[i].name);
+    net->n_nodes = last_node + 1;
+    return WT_OK;
+}
+
 int wt_net_node_count(const wt_net* net) { return net ? net->n_nodes : 0; }
 
 static wt_status check_node(const wt_net* net, int node, const char* fn) {
@@ -724,6 +742,36 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
     return WT_OK;
 }
 
+wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int batch, int training) {
+    static const char fn[] = "wt_net_forward_from";
+    wt_status st = check_node(net, node, fn);
+    if (st) return st;
+    if (!values) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: values is NULL", fn);
+    if (!net->planned) return wt_fail(WT_ERR_STATE, "%s: the net is not planned; call wt_net_plan first", fn);
+    if (batch < 1 || batch > net->max_batch)
+        return wt_fail(WT_ERR_SHAPE, "%s: batch %d is not in 1..%d (the planned maximum)", fn, batch, net->max_batch);
+    for (int i = node + 1; i < net->n_nodes; i++) {
+        const wt_node* nd = &net->nodes[i];
+        if (nd->desc.input < node || (nd->desc.type == WT_LAYER_ADD && nd->desc.input2 < node))
+            return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: node '%s' reads a node below '%s'", fn, nd->name,
+                           net->nodes[node].name);
+    }
+    size_t n = (size_t)batch * node_elems(&net->nodes[node]);
+    if (!wt_all_finite(values, n)) return wt_fail(WT_ERR_NOT_FINITE, "%s: the values contain NaN or infinity", fn);
+    memcpy(net->nodes[node].out, values, n * sizeof(float));
+    for (int i = node + 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    for (int i = 1; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->d_out) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
+    }
+    net->batch = batch;
+    net->forward_training = training != 0;
+    net->grads_pending = 0;
+    net->forward_from = node;
+    net->forward_count++;
+    return WT_OK;
+}
+
 wt_status wt_net_read_output(const wt_net* net, int node, float* dst, size_t count) {
     wt_status st = check_node(net, node, "wt_net_read_output");
     if (st) return st;
@@ -889,7 +937,8 @@ wt_status wt_net_backward(wt_net* net) {
         return wt_fail(WT_ERR_STATE,
                        "wt_net_backward: no output gradient since the last forward pass "
                        "(call wt_net_softmax_xent or wt_net_add_output_grad; backward runs once per forward)");
-    for (int i = net->n_nodes - 1; i >= 1; i--) {
+    /* after wt_net_forward_from(node), nodes at or below it hold no activations of this pass */
+    for (int i = net->n_nodes - 1; i > net->forward_from; i--) {
         wt_node* nd = &net->nodes[i];
         if (nd->d_out) backward_node(net, nd, net->batch);
     }

@@ -65,6 +65,7 @@ struct wt_net {
     int batch;           /* batch of the last forward pass, 0 if none */
     int forward_training;
     int grads_pending;   /* output gradients were set since the last forward */
+    int forward_from;    /* node the last pass started after (0: the input) */
     uint64_t forward_count;
 };
 

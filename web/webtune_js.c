@@ -206,3 +206,62 @@ EMSCRIPTEN_KEEPALIVE int wtjs_image_decode_into(const uint8_t* bytes, size_t len
     wt_image_free(&img);
     return WT_OK;
 }
+
+/* ---- datasets, training, prediction ---- */
+
+/* wt_train_desc from an array of doubles, in this order (js/src/core.js TRAIN_FIELDS mirrors it):
+ * epochs, batch_size, learning_rate, optimizer, weight_decay, schedule, warmup_steps,
+ * validation_split, seed, strategy, top_blocks, backbone_lr_scale, bn_batch_stats, adabn,
+ * label_smoothing, balanced, early_stopping, cache_views, crop_scale_min, crop_aspect, flip,
+ * rotation_deg, brightness, contrast, saturation, preprocess scale, preprocess offset. */
+#define WTJS_TRAIN_FIELDS 27
+EMSCRIPTEN_KEEPALIVE int wtjs_trainer_create(wt_net* net, int embedding, int logits, wt_dataset* ds,
+                                             const double* o, int n_fields, const char* layers, wt_trainer** out) {
+    if (n_fields != WTJS_TRAIN_FIELDS) return WT_ERR_INVALID_ARGUMENT;
+    wt_train_desc d = {
+        .epochs = (int)o[0], .batch_size = (int)o[1], .learning_rate = (float)o[2],
+        .optimizer = (wt_train_optimizer)(int)o[3], .weight_decay = (float)o[4],
+        .schedule = (wt_schedule_type)(int)o[5], .warmup_steps = (int)o[6], .validation_split = (float)o[7],
+        .seed = (uint64_t)o[8], .strategy = (wt_strategy)(int)o[9], .top_blocks = (int)o[10],
+        .layers = layers, .backbone_lr_scale = (float)o[11], .bn_batch_stats = (int)o[12], .adabn = (int)o[13],
+        .label_smoothing = (float)o[14], .balanced = (int)o[15], .early_stopping = (int)o[16],
+        .cache_views = (int)o[17],
+        .augment = { .crop_scale_min = (float)o[18], .crop_aspect = (float)o[19], .flip = (int)o[20],
+                     .rotation_deg = (float)o[21], .brightness = (float)o[22], .contrast = (float)o[23],
+                     .saturation = (float)o[24] },
+        .preprocess = { .scale = (float)o[25], .offset = (float)o[26] },
+    };
+    return wt_trainer_create(net, embedding, logits, ds, &d, out);
+}
+
+/* wt_train_progress as 20 doubles: phase, epoch, epochs, step, steps_per_epoch, total_steps,
+ * cache_done, cache_total, images, loss, accuracy, epoch_loss, epoch_accuracy, val_accuracy,
+ * val_loss, best_val_accuracy, best_epoch, learning_rate, n_train, n_val. */
+EMSCRIPTEN_KEEPALIVE int wtjs_trainer_step(wt_trainer* tr, double* out) {
+    wt_train_progress p;
+    wt_status st = wt_trainer_step(tr, &p);
+    if (st) return st;
+    double v[20] = { p.phase, p.epoch, p.epochs, p.step, p.steps_per_epoch, p.total_steps, p.cache_done,
+                     p.cache_total, p.images, p.loss, p.accuracy, p.epoch_loss, p.epoch_accuracy, p.val_accuracy,
+                     p.val_loss, p.best_val_accuracy, p.best_epoch, p.learning_rate, p.n_train, p.n_val };
+    memcpy(out, v, sizeof v);
+    return WT_OK;
+}
+
+/* Example pixels into caller memory (len bytes); *label receives its class. */
+EMSCRIPTEN_KEEPALIVE int wtjs_dataset_read(const wt_dataset* ds, int index, uint8_t* out, size_t len, int* label) {
+    const uint8_t* px;
+    wt_status st = wt_dataset_get(ds, index, label, &px);
+    if (st) return st;
+    memcpy(out, px, len);
+    return WT_OK;
+}
+
+EMSCRIPTEN_KEEPALIVE int wtjs_predict_u8(wt_net* net, int logits, float scale, float offset, const uint8_t* rgb,
+                                         int batch, float* probs, size_t count) {
+    wt_preprocess p = { .scale = scale, .offset = offset };
+    return wt_net_predict_u8(net, logits, &p, rgb, batch, probs, count);
+}
+
+EMSCRIPTEN_KEEPALIVE double wtjs_dataset_bytes(const wt_dataset* ds) { return (double)wt_dataset_bytes(ds); }
+EMSCRIPTEN_KEEPALIVE double wtjs_heap_bytes(void) { return (double)__builtin_wasm_memory_size(0) * 65536.0; }

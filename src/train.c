@@ -1,0 +1,731 @@
+/* train.c: the classifier trainer. A backbone cut at its embedding plus a head, trained on a
+ * dataset of uint8 examples with one of the fine-tuning strategies, one step per call so a caller
+ * (a Web Worker, the CLI) can report progress and stop between steps.
+ *
+ * WT_STRATEGY_HEAD computes every embedding once (the backbone is frozen, so they never change)
+ * and then trains the head alone from the cache with wt_net_forward_from: an epoch costs a few
+ * dense layers instead of a MobileNet pass per image. The other strategies run the whole net. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "net.h"
+#include "ops.h"
+
+struct wt_trainer {
+    wt_net* net;
+    wt_dataset* ds;
+    wt_train_desc desc;
+    int embedding, logits;
+    int n_classes, emb_dim;
+    int in_h, in_w;
+    size_t in_elems;          /* in_h*in_w*3 */
+    wt_preprocess pre;        /* scale/offset of the model input */
+    wt_optimizer* opt;
+    wt_optimizer_desc opt_desc;
+    /* split */
+    int* train_idx;           /* dataset indices */
+    int* val_idx;
+    int n_train, n_val;
+    int* order;               /* this epoch's permutation of 0..n_train-1 */
+    float* class_weights;     /* balanced: inverse class frequency, else NULL */
+    /* head cache: n_train*views + n_val embeddings */
+    int views;
+    float* cache;
+    int cache_done, cache_total;
+    /* step buffers */
+    float* input;             /* batch * in_elems, or batch * emb_dim for the head */
+    uint8_t* aug;             /* in_elems bytes */
+    int* labels;
+    float* logits_buf;        /* batch * n_classes */
+    /* progress */
+    int epoch, step, pos;     /* pos: index into order within this epoch */
+    int steps_per_epoch, total_steps;
+    double epoch_loss_sum, epoch_correct;
+    int epoch_seen;
+    float best_val;
+    int best_epoch, bad_epochs;
+    float* best_params;       /* snapshot of trainable parameters at the best validation accuracy */
+    int have_best;
+    int done;
+    wt_train_progress last;
+};
+
+/* ------------------------------------------------------------------------------------------- */
+/* Which layers train                                                                           */
+/* ------------------------------------------------------------------------------------------- */
+
+/* '*' matches any run of characters; everything else literally. */
+static int glob_match(const char* pat, const char* s) {
+    while (*pat) {
+        if (*pat == '*') {
+            while (*pat == '*') pat++;
+            if (!*pat) return 1;
+            for (; *s; s++)
+                if (glob_match(pat, s)) return 1;
+            return 0;
+        }
+        if (*pat != *s) return 0;
+        pat++;
+        s++;
+    }
+    return *s == 0;
+}
+
+static int starts_with(const char* s, const char* prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+/* The MobileNet block a layer with parameters belongs to, from its Keras name: "block_5_expand"
+ * -> "block_5" (v2), "conv_dw_7" / "conv_pw_7_bn" -> "conv_7" (v1), "bn_Conv1" / "Conv1" ->
+ * "Conv1"; anything else is its own block, with _bn/_BN suffixes stripped so a convolution and
+ * its batch norm stay together. */
+static void block_key(const char* name, char* key, size_t cap) {
+    const char* s = name;
+    if (starts_with(s, "bn_")) s += 3;
+    if (starts_with(s, "block_")) {
+        size_t n = 6;
+        while (s[n] >= '0' && s[n] <= '9') n++;
+        snprintf(key, cap, "%.*s", (int)n, s);
+        return;
+    }
+    if (starts_with(s, "conv_dw_") || starts_with(s, "conv_pw_")) {
+        size_t n = 8;
+        while (s[n] >= '0' && s[n] <= '9') n++;
+        snprintf(key, cap, "conv_%.*s", (int)(n - 8), s + 8);
+        return;
+    }
+    if (starts_with(s, "expanded_conv")) {
+        snprintf(key, cap, "expanded_conv");
+        return;
+    }
+    snprintf(key, cap, "%s", s);
+    size_t len = strlen(key);
+    static const char* const suffixes[] = { "_bn", "_BN", "/bn" };
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (len > sl && strcmp(key + len - sl, suffixes[i]) == 0) key[len - sl] = 0;
+    }
+}
+
+static int has_params(const wt_net* net, int node) {
+    for (int i = 0; i < net->nodes[node].param_count; i++)
+        if (!net->params[net->nodes[node].param_first + i].is_state) return 1;
+    return 0;
+}
+
+/* block_of[i] for backbone nodes 1..embedding: block number in order of first appearance.
+ * Layers without parameters (activations, adds, pooling) join their input's block. */
+static int number_blocks(const wt_net* net, int embedding, int* block_of) {
+    char (*keys)[64] = (char (*)[64])calloc((size_t)embedding + 1, 64);
+    if (!keys) return -1;
+    int n_blocks = 0;
+    block_of[0] = -1;
+    for (int i = 1; i <= embedding; i++) {
+        const wt_node* nd = &net->nodes[i];
+        if (!has_params(net, i)) {
+            block_of[i] = block_of[nd->desc.input];
+            if (block_of[i] < 0) block_of[i] = 0;
+            continue;
+        }
+        char key[64];
+        block_key(nd->name, key, sizeof key);
+        int found = -1;
+        for (int b = 0; b < n_blocks; b++)
+            if (strcmp(keys[b], key) == 0) found = b;
+        if (found < 0) {
+            found = n_blocks++;
+            snprintf(keys[found], 64, "%s", key);
+        }
+        block_of[i] = found;
+    }
+    free(keys);
+    return n_blocks;
+}
+
+/* Sets trainable flags, learning-rate scales and batch-norm modes for the strategy. */
+static wt_status apply_strategy(wt_net* net, int embedding, const wt_train_desc* d) {
+    int n = net->n_nodes;
+    int* block_of = NULL;
+    int n_blocks = 0;
+    if (d->strategy == WT_STRATEGY_TOP) {
+        block_of = (int*)malloc((size_t)n * sizeof(int));
+        if (!block_of) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_trainer_create: out of memory");
+        n_blocks = number_blocks(net, embedding, block_of);
+        if (n_blocks < 0) {
+            free(block_of);
+            return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_trainer_create: out of memory");
+        }
+    }
+    int matched = 0;
+    for (int i = 1; i < n; i++) {
+        wt_node* nd = &net->nodes[i];
+        int train;
+        if (i > embedding) {
+            train = 1; /* the head always trains */
+        } else {
+            switch (d->strategy) {
+            case WT_STRATEGY_HEAD: train = 0; break;
+            case WT_STRATEGY_FULL: train = 1; break;
+            case WT_STRATEGY_TOP: train = block_of[i] >= n_blocks - d->top_blocks; break;
+            default: { /* LAYERS */
+                train = 0;
+                const char* p = d->layers;
+                while (*p) {
+                    const char* end = strchr(p, ',');
+                    size_t len = end ? (size_t)(end - p) : strlen(p);
+                    char pat[256];
+                    while (len && *p == ' ') p++, len--;
+                    while (len && p[len - 1] == ' ') len--;
+                    if (len && len < sizeof pat) {
+                        memcpy(pat, p, len);
+                        pat[len] = 0;
+                        if (strcmp(pat, "batchnorm") == 0 ? nd->desc.type == WT_LAYER_BATCHNORM
+                                                          : glob_match(pat, nd->name))
+                            train = 1;
+                    }
+                    if (!end) break;
+                    p = end + 1;
+                }
+                if (train && has_params(net, i)) matched++;
+            }
+            }
+        }
+        nd->trainable = train;
+        nd->lr_scale = i > embedding ? 1.0f : d->backbone_lr_scale;
+        if (nd->desc.type == WT_LAYER_BATCHNORM)
+            nd->bn_mode = train && d->bn_batch_stats ? WT_BN_BATCH_STATS : WT_BN_FROZEN;
+    }
+    free(block_of);
+    if (d->strategy == WT_STRATEGY_LAYERS && matched == 0)
+        return wt_fail(WT_ERR_NOT_FOUND, "wt_trainer_create: no backbone layer with weights matches \"%s\"", d->layers);
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Create / destroy                                                                             */
+/* ------------------------------------------------------------------------------------------- */
+
+static wt_status fill_defaults(wt_train_desc* d) {
+    static const char fn[] = "wt_trainer_create";
+    if (d->epochs == 0) d->epochs = 20;
+    if (d->batch_size == 0) d->batch_size = 16;
+    if (d->learning_rate == 0.0f) d->learning_rate = 1e-3f;
+    if (d->top_blocks == 0) d->top_blocks = 2;
+    if (d->backbone_lr_scale == 0.0f) d->backbone_lr_scale = 0.1f;
+    if (d->cache_views == 0) d->cache_views = 1;
+    if (d->epochs < 1 || d->epochs > 100000) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: epochs %d is not in 1..100000", fn, d->epochs);
+    if (d->batch_size < 1 || d->batch_size > 4096)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: batch size %d is not in 1..4096", fn, d->batch_size);
+    if (!(d->learning_rate > 0.0f) || !isfinite(d->learning_rate))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: learning rate %g must be finite and > 0", fn, d->learning_rate);
+    if (d->optimizer < WT_TRAIN_ADAM || d->optimizer > WT_TRAIN_SGD)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: unknown optimizer %d", fn, (int)d->optimizer);
+    if (!(d->validation_split >= 0.0f && d->validation_split <= 0.9f))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: validation split %g is not in [0, 0.9]", fn, d->validation_split);
+    if (d->strategy < WT_STRATEGY_HEAD || d->strategy > WT_STRATEGY_FULL)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: unknown strategy %d", fn, (int)d->strategy);
+    if (d->top_blocks < 1) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: top_blocks %d must be >= 1", fn, d->top_blocks);
+    if (d->strategy == WT_STRATEGY_LAYERS && (!d->layers || !*d->layers))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: the layers strategy needs layer names or patterns", fn);
+    if (!(d->backbone_lr_scale > 0.0f) || !isfinite(d->backbone_lr_scale))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: backbone lr scale %g must be > 0", fn, d->backbone_lr_scale);
+    if (!(d->label_smoothing >= 0.0f && d->label_smoothing <= 0.5f))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: label smoothing %g is not in [0, 0.5]", fn, d->label_smoothing);
+    if (d->early_stopping < 0 || d->cache_views < 1 || d->cache_views > 64 || d->warmup_steps < 0)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: early_stopping, cache_views (1..64) and warmup_steps must be >= 0",
+                       fn);
+    if (!(d->weight_decay >= 0.0f) || !isfinite(d->weight_decay))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: weight decay must be >= 0", fn);
+    return WT_OK;
+}
+
+static int augment_on(const wt_augment* a) {
+    return (a->crop_scale_min > 0.0f && a->crop_scale_min < 1.0f) || a->flip || a->rotation_deg > 0.0f ||
+           a->brightness > 0.0f || a->contrast > 0.0f || a->saturation > 0.0f;
+}
+
+/* Fisher-Yates with counter-based randomness: a pure function of (seed, stream). */
+static void shuffle(int* a, int n, uint64_t seed, uint64_t stream) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(wt_hash64(seed ^ (stream * 0x9E3779B97F4A7C15ULL), (uint64_t)i) % (uint64_t)(i + 1));
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+void wt_trainer_destroy(wt_trainer* tr) {
+    if (!tr) return;
+    wt_optimizer_destroy(tr->opt);
+    free(tr->train_idx);
+    free(tr->val_idx);
+    free(tr->order);
+    free(tr->class_weights);
+    free(tr->cache);
+    free(tr->input);
+    free(tr->aug);
+    free(tr->labels);
+    free(tr->logits_buf);
+    free(tr->best_params);
+    free(tr);
+}
+
+static size_t trainable_floats(const wt_net* net) {
+    size_t n = 0;
+    for (int i = 0; i < net->n_params; i++) {
+        const wt_param* p = &net->params[i];
+        if (net->nodes[p->node].trainable) n += p->count; /* moving statistics included */
+    }
+    return n;
+}
+
+/* Copies the trainable parameters (and their batch norms' statistics) to or from buf. */
+static void snapshot_params(wt_net* net, float* buf, int restore) {
+    for (int i = 0; i < net->n_params; i++) {
+        wt_param* p = &net->params[i];
+        if (!net->nodes[p->node].trainable) continue;
+        if (restore) memcpy(p->data, buf, p->count * sizeof(float));
+        else memcpy(buf, p->data, p->count * sizeof(float));
+        buf += p->count;
+    }
+}
+
+wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt_dataset* ds,
+                            const wt_train_desc* desc, wt_trainer** out) {
+    static const char fn[] = "wt_trainer_create";
+    if (!out) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!net || !ds || !desc) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    if (embedding_node < 1 || embedding_node >= net->n_nodes || logits_node <= embedding_node ||
+        logits_node >= net->n_nodes)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: embedding node %d and logits node %d do not fit a net of %d nodes",
+                       fn, embedding_node, logits_node, net->n_nodes);
+    const wt_node* emb = &net->nodes[embedding_node];
+    const wt_node* lg = &net->nodes[logits_node];
+    if (emb->h != 1 || emb->w != 1 || lg->h != 1 || lg->w != 1)
+        return wt_fail(WT_ERR_SHAPE, "%s: the embedding and logits must be [N,1,1,C]", fn);
+    if (net->in_c != 3) return wt_fail(WT_ERR_SHAPE, "%s: the net's input must have 3 channels (RGB)", fn);
+    wt_train_desc d = *desc;
+    wt_status st = fill_defaults(&d);
+    if (st) return st;
+
+    /* examples per class, over labelled examples */
+    int K = lg->c;
+    if (K < 2) return wt_fail(WT_ERR_SHAPE, "%s: a classifier needs at least 2 classes, this head has %d", fn, K);
+    int n_ex = wt_dataset_count(ds);
+    int* per_class = (int*)calloc((size_t)K, sizeof(int));
+    if (!per_class) return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    for (int i = 0; i < n_ex; i++) {
+        int label;
+        const uint8_t* px;
+        wt_dataset_get(ds, i, &label, &px);
+        if (label >= K) {
+            free(per_class);
+            return wt_fail(WT_ERR_SHAPE, "%s: example %d has label %d but the head has %d classes", fn, i, label, K);
+        }
+        if (label >= 0) per_class[label]++;
+    }
+    for (int c = 0; c < K; c++)
+        if (per_class[c] == 0) {
+            free(per_class);
+            return wt_fail(WT_ERR_SHAPE, "%s: class %d has no examples; every class needs at least one", fn, c);
+        }
+
+    wt_trainer* tr = (wt_trainer*)calloc(1, sizeof *tr);
+    if (!tr) {
+        free(per_class);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    }
+    tr->net = net;
+    tr->ds = ds;
+    tr->desc = d;
+    tr->desc.layers = NULL; /* not kept: only used here */
+    tr->embedding = embedding_node;
+    tr->logits = logits_node;
+    tr->n_classes = K;
+    tr->emb_dim = emb->c;
+    tr->in_h = net->in_h;
+    tr->in_w = net->in_w;
+    tr->in_elems = (size_t)net->in_h * net->in_w * 3;
+    tr->views = d.strategy == WT_STRATEGY_HEAD ? d.cache_views : 1;
+    tr->best_val = -1.0f;
+    tr->best_epoch = -1;
+
+    /* stratified split: per class, a seeded shuffle, the first n_val go to validation */
+    tr->train_idx = (int*)malloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
+    tr->val_idx = (int*)malloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
+    int* members = (int*)malloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
+    if (!tr->train_idx || !tr->val_idx || !members) goto oom;
+    for (int c = 0; c < K; c++) {
+        int m = 0;
+        for (int i = 0; i < n_ex; i++) {
+            int label;
+            wt_dataset_get(ds, i, &label, NULL);
+            if (label == c) members[m++] = i;
+        }
+        shuffle(members, m, d.seed, 0x5117ULL + (uint64_t)c);
+        int n_val = 0;
+        if (d.validation_split > 0.0f && m >= 2) {
+            n_val = (int)floorf(m * d.validation_split + 0.5f);
+            if (n_val < 1) n_val = 1;
+            if (n_val > m - 1) n_val = m - 1;
+        }
+        for (int i = 0; i < m; i++) {
+            if (i < n_val) tr->val_idx[tr->n_val++] = members[i];
+            else tr->train_idx[tr->n_train++] = members[i];
+        }
+    }
+    free(members);
+    members = NULL;
+    if (d.balanced) {
+        int* train_per_class = per_class;
+        memset(train_per_class, 0, (size_t)K * sizeof(int));
+        for (int i = 0; i < tr->n_train; i++) {
+            int label;
+            wt_dataset_get(ds, tr->train_idx[i], &label, NULL);
+            train_per_class[label]++;
+        }
+        tr->class_weights = (float*)malloc((size_t)K * sizeof(float));
+        if (!tr->class_weights) goto oom;
+        for (int c = 0; c < K; c++) tr->class_weights[c] = (float)tr->n_train / ((float)K * train_per_class[c]);
+    }
+    free(per_class);
+    per_class = NULL;
+
+    st = apply_strategy(net, embedding_node, &d);
+    if (st) goto fail;
+    int batch = d.batch_size;
+    st = wt_net_plan(net, batch);
+    if (st) goto fail;
+
+    tr->steps_per_epoch = (tr->n_train + batch - 1) / batch;
+    tr->total_steps = tr->steps_per_epoch * d.epochs;
+    wt_optimizer_desc od = {
+        .type = d.optimizer == WT_TRAIN_SGD ? WT_OPT_SGD : d.optimizer == WT_TRAIN_ADAMW ? WT_OPT_ADAMW : WT_OPT_ADAM,
+        .learning_rate = d.learning_rate,
+        .momentum = d.optimizer == WT_TRAIN_SGD ? 0.9f : 0.0f,
+        .weight_decay = d.weight_decay,
+        .schedule = d.schedule,
+        .warmup_steps = d.warmup_steps,
+        .step_size = tr->steps_per_epoch * (d.epochs >= 3 ? d.epochs / 3 : 1),
+        .total_steps = tr->total_steps > d.warmup_steps ? tr->total_steps - d.warmup_steps : 1,
+        .min_learning_rate = d.learning_rate * 0.01f,
+    };
+    tr->opt_desc = od;
+    tr->pre = d.preprocess;
+    st = wt_optimizer_create(net, &od, &tr->opt);
+    if (st) goto fail;
+
+    tr->order = (int*)malloc((size_t)(tr->n_train ? tr->n_train : 1) * sizeof(int));
+    size_t row = d.strategy == WT_STRATEGY_HEAD ? (size_t)tr->emb_dim : tr->in_elems;
+    tr->input = (float*)malloc((size_t)batch * (row > tr->in_elems ? row : tr->in_elems) * sizeof(float));
+    tr->aug = (uint8_t*)malloc(tr->in_elems);
+    tr->labels = (int*)malloc((size_t)batch * sizeof(int));
+    tr->logits_buf = (float*)malloc((size_t)batch * K * sizeof(float));
+    if (!tr->order || !tr->input || !tr->aug || !tr->labels || !tr->logits_buf) goto oom;
+    if (d.strategy == WT_STRATEGY_HEAD) {
+        tr->cache_total = tr->n_train * tr->views + tr->n_val;
+        tr->cache = (float*)malloc((size_t)tr->cache_total * tr->emb_dim * sizeof(float));
+        if (!tr->cache) goto oom;
+    }
+    if (d.early_stopping > 0 || tr->n_val > 0) {
+        tr->best_params = (float*)malloc(trainable_floats(net) * sizeof(float) + sizeof(float));
+        if (!tr->best_params) goto oom;
+    }
+    for (int i = 0; i < tr->n_train; i++) tr->order[i] = i;
+    shuffle(tr->order, tr->n_train, d.seed, 1000);
+    *out = tr;
+    return WT_OK;
+oom:
+    st = wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory for %d examples", fn, n_ex);
+fail:
+    free(per_class);
+    free(members);
+    wt_trainer_destroy(tr);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Steps                                                                                        */
+/* ------------------------------------------------------------------------------------------- */
+
+/* Model input for example `idx` into dst; augmented when aug_index >= 0. */
+static void example_tensor(wt_trainer* tr, int idx, int64_t aug_index, float* dst) {
+    const uint8_t* px;
+    wt_dataset_get(tr->ds, idx, NULL, &px);
+    if (aug_index >= 0 && augment_on(&tr->desc.augment)) {
+        wt_augment_image(px, tr->in_h, tr->in_w, &tr->desc.augment, tr->desc.seed, (uint64_t)aug_index, tr->aug);
+        px = tr->aug;
+    }
+    wt_pixels_to_tensor(px, tr->in_elems, tr->pre.scale, tr->pre.offset, dst);
+}
+
+static int argmax(const float* x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* One batch of the embedding cache: training views first, then the validation images. */
+static wt_status cache_step(wt_trainer* tr, wt_train_progress* p) {
+    int batch = tr->desc.batch_size;
+    int first = tr->cache_done;
+    int n = tr->cache_total - first < batch ? tr->cache_total - first : batch;
+    for (int b = 0; b < n; b++) {
+        int slot = first + b;
+        int idx;
+        int64_t aug_index = -1;
+        if (slot < tr->n_train * tr->views) {
+            int i = slot / tr->views, v = slot % tr->views;
+            idx = tr->train_idx[i];
+            /* view 0 is the plain image unless every view is augmented */
+            if (tr->views == 1 ? augment_on(&tr->desc.augment) : v > 0) aug_index = (int64_t)idx * 64 + v;
+        } else {
+            idx = tr->val_idx[slot - tr->n_train * tr->views];
+        }
+        example_tensor(tr, idx, aug_index, tr->input + (size_t)b * tr->in_elems);
+    }
+    wt_status st = wt_net_forward(tr->net, tr->input, n, 0);
+    if (st) return st;
+    const float* emb = tr->net->nodes[tr->embedding].out;
+    memcpy(tr->cache + (size_t)first * tr->emb_dim, emb, (size_t)n * tr->emb_dim * sizeof(float));
+    tr->cache_done += n;
+    memset(p, 0, sizeof *p);
+    p->phase = WT_PHASE_CACHE;
+    p->cache_done = tr->cache_done;
+    p->cache_total = tr->cache_total;
+    p->images = n;
+    return WT_OK;
+}
+
+/* Forward pass of examples list[0..n) (dataset indices) in inference mode; logits to tr->logits_buf.
+ * For the head strategy `cache_rows` gives each one's cached embedding row. */
+static wt_status infer_batch(wt_trainer* tr, const int* list, const int* cache_rows, int n) {
+    wt_status st;
+    if (tr->cache) {
+        for (int b = 0; b < n; b++)
+            memcpy(tr->input + (size_t)b * tr->emb_dim, tr->cache + (size_t)cache_rows[b] * tr->emb_dim,
+                   (size_t)tr->emb_dim * sizeof(float));
+        st = wt_net_forward_from(tr->net, tr->embedding, tr->input, n, 0);
+    } else {
+        for (int b = 0; b < n; b++) example_tensor(tr, list[b], -1, tr->input + (size_t)b * tr->in_elems);
+        st = wt_net_forward(tr->net, tr->input, n, 0);
+    }
+    if (st) return st;
+    memcpy(tr->logits_buf, tr->net->nodes[tr->logits].out, (size_t)n * tr->n_classes * sizeof(float));
+    return WT_OK;
+}
+
+static wt_status validate(wt_trainer* tr, float* accuracy, float* loss) {
+    if (tr->n_val == 0) {
+        *accuracy = -1.0f;
+        *loss = -1.0f;
+        return WT_OK;
+    }
+    int batch = tr->desc.batch_size;
+    int correct = 0;
+    double loss_sum = 0.0;
+    int rows[4096];
+    for (int first = 0; first < tr->n_val; first += batch) {
+        int n = tr->n_val - first < batch ? tr->n_val - first : batch;
+        for (int b = 0; b < n; b++) {
+            rows[b] = tr->n_train * tr->views + first + b;
+            wt_dataset_get(tr->ds, tr->val_idx[first + b], &tr->labels[b], NULL);
+        }
+        wt_status st = infer_batch(tr, tr->val_idx + first, rows, n);
+        if (st) return st;
+        for (int b = 0; b < n; b++) {
+            const float* z = tr->logits_buf + (size_t)b * tr->n_classes;
+            if (argmax(z, tr->n_classes) == tr->labels[b]) correct++;
+            loss_sum += wt_softmax_xent_ref(NULL, NULL, z, &tr->labels[b], 1, tr->n_classes, 0.0f, NULL);
+        }
+    }
+    *accuracy = (float)correct / (float)tr->n_val;
+    *loss = (float)(loss_sum / tr->n_val);
+    return WT_OK;
+}
+
+static void finish(wt_trainer* tr) {
+    /* with a validation split, keep the weights of the best epoch (early stopping or not) */
+    if (tr->have_best) snapshot_params(tr->net, tr->best_params, 1);
+    tr->done = 1;
+}
+
+wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* p) {
+    if (!tr || !p) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_trainer_step: NULL argument");
+    if (tr->done) {
+        *p = tr->last;
+        p->phase = WT_PHASE_DONE;
+        return WT_OK;
+    }
+    if (tr->cache && tr->cache_done < tr->cache_total) return cache_step(tr, p);
+
+    wt_net* net = tr->net;
+    int batch = tr->desc.batch_size;
+    int n = tr->n_train - tr->pos < batch ? tr->n_train - tr->pos : batch;
+    int rows[4096];
+    for (int b = 0; b < n; b++) {
+        int i = tr->order[tr->pos + b];
+        int idx = tr->train_idx[i];
+        wt_dataset_get(tr->ds, idx, &tr->labels[b], NULL);
+        if (tr->cache) {
+            int v = tr->views > 1 ? (int)(wt_hash64(tr->desc.seed ^ 0x71e5ULL, (uint64_t)tr->epoch * 1000003u + (uint64_t)i) %
+                                          (uint64_t)tr->views)
+                                  : 0;
+            rows[b] = i * tr->views + v;
+            memcpy(tr->input + (size_t)b * tr->emb_dim, tr->cache + (size_t)rows[b] * tr->emb_dim,
+                   (size_t)tr->emb_dim * sizeof(float));
+        } else {
+            /* a fresh augmentation per (epoch, example) */
+            int64_t aug_index = ((int64_t)tr->epoch + 1) * 1000003 + idx;
+            example_tensor(tr, idx, aug_index, tr->input + (size_t)b * tr->in_elems);
+        }
+    }
+    wt_net_zero_grad(net);
+    wt_status st = tr->cache ? wt_net_forward_from(net, tr->embedding, tr->input, n, 1)
+                             : wt_net_forward(net, tr->input, n, 1);
+    if (st) return st;
+    float loss = 0.0f;
+    st = wt_net_softmax_xent(net, tr->logits, tr->labels, tr->desc.label_smoothing, tr->class_weights, &loss);
+    if (st) return st;
+    int correct = 0;
+    const float* z = net->nodes[tr->logits].out;
+    for (int b = 0; b < n; b++)
+        if (argmax(z + (size_t)b * tr->n_classes, tr->n_classes) == tr->labels[b]) correct++;
+    st = wt_net_backward(net);
+    if (st) return st;
+    float lr = wt_schedule_lr(&tr->opt_desc, tr->step);
+    st = wt_optimizer_step(tr->opt);
+    if (st) return st;
+
+    tr->step++;
+    tr->pos += n;
+    tr->epoch_loss_sum += (double)loss * n;
+    tr->epoch_correct += correct;
+    tr->epoch_seen += n;
+
+    memset(p, 0, sizeof *p);
+    p->phase = WT_PHASE_TRAIN;
+    p->epoch = tr->epoch;
+    p->epochs = tr->desc.epochs;
+    p->step = tr->step;
+    p->steps_per_epoch = tr->steps_per_epoch;
+    p->total_steps = tr->total_steps;
+    p->cache_done = tr->cache_done;
+    p->cache_total = tr->cache_total;
+    p->images = n;
+    p->loss = loss;
+    p->accuracy = (float)correct / (float)n;
+    p->learning_rate = lr;
+    p->n_train = tr->n_train;
+    p->n_val = tr->n_val;
+    p->val_accuracy = -1.0f;
+    p->val_loss = -1.0f;
+    p->best_val_accuracy = tr->best_val;
+    p->best_epoch = tr->best_epoch;
+
+    if (tr->pos >= tr->n_train) { /* end of the epoch */
+        float val_acc, val_loss;
+        st = validate(tr, &val_acc, &val_loss);
+        if (st) return st;
+        p->phase = WT_PHASE_EPOCH;
+        p->epoch_loss = (float)(tr->epoch_loss_sum / tr->epoch_seen);
+        p->epoch_accuracy = (float)(tr->epoch_correct / tr->epoch_seen);
+        p->val_accuracy = val_acc;
+        p->val_loss = val_loss;
+        int stop = 0;
+        if (tr->n_val > 0) {
+            /* a later epoch must be strictly better to replace the best weights */
+            if (val_acc > tr->best_val) {
+                tr->best_val = val_acc;
+                tr->best_epoch = tr->epoch;
+                tr->bad_epochs = 0;
+                snapshot_params(net, tr->best_params, 0);
+                tr->have_best = 1;
+            } else if (++tr->bad_epochs >= tr->desc.early_stopping && tr->desc.early_stopping > 0) {
+                stop = 1;
+            }
+        }
+        p->best_val_accuracy = tr->best_val;
+        p->best_epoch = tr->best_epoch;
+        tr->epoch++;
+        tr->pos = 0;
+        tr->epoch_loss_sum = 0.0;
+        tr->epoch_correct = 0;
+        tr->epoch_seen = 0;
+        shuffle(tr->order, tr->n_train, tr->desc.seed, 1000 + (uint64_t)tr->epoch);
+        if (stop || tr->epoch >= tr->desc.epochs) {
+            finish(tr);
+            p->phase = WT_PHASE_DONE;
+        }
+        tr->last = *p;
+    }
+    return WT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Head and prediction                                                                          */
+/* ------------------------------------------------------------------------------------------- */
+
+wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate,
+                                     int* logits_node) {
+    static const char fn[] = "wt_net_add_classifier_head";
+    if (!net || !logits_node) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    if (embedding < 0 || embedding >= net->n_nodes) return wt_fail(WT_ERR_NOT_FOUND, "%s: no node %d", fn, embedding);
+    if (n_classes < 2 || n_classes > 65536)
+        return wt_fail(WT_ERR_SHAPE, "%s: %d classes (a classifier needs 2..65536)", fn, n_classes);
+    if (!(dropout_rate >= 0.0f && dropout_rate < 1.0f))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: dropout rate %g is not in [0, 1)", fn, dropout_rate);
+    int x = embedding;
+    wt_status st;
+    if (dropout_rate > 0.0f) {
+        st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DROPOUT, .name = "head/dropout", .input = x,
+                                               .dropout_rate = dropout_rate },
+                        &x);
+        if (st) return st;
+    }
+    st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head/dense", .input = x,
+                                           .out_channels = n_classes, .use_bias = 1 },
+                    &x);
+    if (st) return st;
+    *logits_node = x;
+    return WT_OK;
+}
+
+wt_status wt_net_predict_u8(wt_net* net, int logits_node, const wt_preprocess* pre, const uint8_t* rgb, int batch,
+                            float* probs, size_t probs_count) {
+    static const char fn[] = "wt_net_predict_u8";
+    if (!net || !rgb || !probs) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
+    if (logits_node < 1 || logits_node >= net->n_nodes) return wt_fail(WT_ERR_NOT_FOUND, "%s: no node %d", fn, logits_node);
+    if (!net->planned) return wt_fail(WT_ERR_STATE, "%s: plan the net first", fn);
+    if (net->in_c != 3) return wt_fail(WT_ERR_SHAPE, "%s: the net's input is not RGB", fn);
+    const wt_node* lg = &net->nodes[logits_node];
+    int K = lg->h * lg->w * lg->c;
+    if (batch < 1 || probs_count != (size_t)batch * K)
+        return wt_fail(WT_ERR_SHAPE, "%s: %d images need %d x %d probabilities, not %zu", fn, batch, batch, K, probs_count);
+    size_t in_elems = (size_t)net->in_h * net->in_w * 3;
+    int chunk = batch < net->max_batch ? batch : net->max_batch;
+    float* input = (float*)malloc((size_t)chunk * in_elems * sizeof(float));
+    if (!input) return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory", fn);
+    float scale = pre ? pre->scale : 0.0f, offset = pre ? pre->offset : 0.0f;
+    wt_status st = WT_OK;
+    for (int first = 0; first < batch && !st; first += chunk) {
+        int n = batch - first < chunk ? batch - first : chunk;
+        st = wt_pixels_to_tensor(rgb + (size_t)first * in_elems, (size_t)n * in_elems, scale, offset, input);
+        if (!st) st = wt_net_forward(net, input, n, 0);
+        if (!st) {
+            for (int b = 0; b < n; b++) {
+                const float* z = lg->out + (size_t)b * K;
+                float* pr = probs + (size_t)(first + b) * K;
+                float mx = z[argmax(z, K)];
+                double sum = 0.0;
+                for (int k = 0; k < K; k++) sum += (pr[k] = expf(z[k] - mx));
+                for (int k = 0; k < K; k++) pr[k] = (float)(pr[k] / sum);
+            }
+        }
+    }
+    free(input);
+    return st;
+}
