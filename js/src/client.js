@@ -1,0 +1,318 @@
+// client.js: the public API on the caller's thread. Every call becomes a request to the worker
+// that owns the wasm module (a Web Worker in browsers, a worker thread in Node), so training never
+// blocks the page or the event loop. Environment specifics (how to start the worker, which variant
+// to pick, how to turn a browser image into pixels) come from the `platform` of index.js / node.js.
+import { WebtuneError } from './core.js';
+
+export { WebtuneError };
+
+class Rpc {
+  constructor(worker, onDead) {
+    this.worker = worker;
+    this.pending = new Map();
+    this.nextId = 1;
+    this.dead = null;
+    this.onDead = onDead;
+    worker.onMessage((msg) => this.receive(msg));
+    worker.onExit((why) => this.die(why));
+  }
+
+  receive(msg) {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.event) {
+      p.onEvent?.(msg.event);
+      return;
+    }
+    this.settle(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new WebtuneError(msg.error.code, msg.error.message));
+  }
+
+  settle(id) {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.idle?.(true);
+  }
+
+  die(why) {
+    if (this.dead) return;
+    this.dead = why;
+    const err = new WebtuneError('WT_ERR_WORKER', `webtune: the worker running webtune stopped (${why}); ` +
+      'pending calls failed. The next call starts a fresh worker; classifiers from the old one are gone, load a saved model');
+    for (const [, p] of this.pending) p.reject(err);
+    this.pending.clear();
+    this.worker.idle?.(true);
+    this.onDead(err);
+  }
+
+  call(op, args = {}, { transfer = [], onEvent } = {}) {
+    if (this.dead) return Promise.reject(new WebtuneError('WT_ERR_WORKER', `webtune: the worker stopped (${this.dead})`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onEvent });
+      if (this.pending.size === 1) this.worker.idle?.(false);
+      try {
+        this.worker.post({ id, op, args }, transfer);
+      } catch (e) {
+        this.settle(id);
+        reject(new WebtuneError('WT_ERR_INVALID_ARGUMENT', `webtune: could not send ${op} to the worker: ${e.message}`));
+      }
+      this.lastId = id;
+    });
+  }
+
+  abort(target) {
+    if (!this.dead) this.worker.post({ op: 'abort', target }, []);
+  }
+}
+
+/**
+ * @param {{ choose: (options) => {variant, threads, reason}, spawn: (choice, options) => object,
+ *           toImage: (image) => Promise<{payload, transfer}>, environment: string }} platform
+ */
+export function createApi(platform) {
+  let session = null; // { rpc, capabilities, generation }
+  let starting = null;
+  let generation = 0;
+
+  async function start(options) {
+    const choice = await platform.choose(options);
+    let worker = platform.spawn(choice, options);
+    const gen = ++generation;
+    let rpc = new Rpc(worker, () => { if (session?.generation === gen) session = null; });
+    let info;
+    try {
+      info = await rpc.call('info');
+    } catch (e) {
+      rpc.worker.terminate();
+      if (choice.variant !== 'mt') {
+        throw new WebtuneError(e.code ?? 'WT_ERR_INIT', `webtune: could not start the wasm module: ${e.message}. ` +
+          'Check that the package\'s dist/wasm files are served (or pass init({ wasmPaths }))');
+      }
+      // threads did not come up: fall back to the single-threaded module and say why
+      const why = `threads off: the threaded module failed to start (${e.message})`;
+      worker = platform.spawn({ variant: 'st', threads: 1, reason: why }, options);
+      rpc = new Rpc(worker, () => { if (session?.generation === gen) session = null; });
+      info = await rpc.call('info');
+      choice.variant = 'st';
+      choice.reason = why;
+    }
+    const capabilities = Object.freeze({
+      variant: info.variant, threads: info.threads, simd: true, environment: platform.environment, reason: choice.reason,
+    });
+    return { rpc, capabilities, generation: gen };
+  }
+
+  /**
+   * Loads the wasm module in a worker. Idempotent: later calls return the same capabilities
+   * (options of later calls are ignored until the worker is terminated).
+   * @param {{ threads?: boolean|number, wasmPaths?: string|URL|object, modelsPath?: string|URL }} [options]
+   */
+  async function init(options = {}) {
+    if (session) return session.capabilities;
+    starting ??= start(options).then((s) => { session = s; return s; }).finally(() => { starting = null; });
+    return (await starting).capabilities;
+  }
+
+  async function rpc() {
+    if (!session) await init();
+    return session.rpc;
+  }
+
+  async function call(op, args, extra) {
+    return (await rpc()).call(op, args, extra);
+  }
+
+  async function images(list) {
+    const out = [];
+    const transfer = [];
+    for (const image of list) {
+      const { payload, transfer: t } = await platform.toImage(image);
+      out.push(payload);
+      transfer.push(...t);
+    }
+    return { payload: out, transfer };
+  }
+
+  class Classifier {
+    #id;
+    #rpc;
+    #desc;
+    #disposed = false;
+    #training = null;
+
+    constructor(r, id, desc) {
+      this.#rpc = r;
+      this.#id = id;
+      this.#desc = desc;
+    }
+
+    /** Class labels, in order. */
+    get labels() { return [...this.#desc.labels]; }
+    /** Labels of the trained head (null before training). */
+    get trainedLabels() { return this.#desc.trainedLabels ? [...this.#desc.trainedLabels] : null; }
+    /** [height, width] examples are stored at (the model's input size). */
+    get inputSize() { return [...this.#desc.inputSize]; }
+    get backbone() { return this.#desc.backbone; }
+    get trained() { return this.#desc.trained; }
+    /** Examples per class, as of the last call that changed them. */
+    get counts() { return { ...this.#desc.counts }; }
+    get disposed() { return this.#disposed; }
+
+    async #call(op, args = {}, extra) {
+      if (this.#disposed) throw new WebtuneError('WT_ERR_DISPOSED', 'webtune: this classifier was disposed; create or load a new one');
+      if (this.#rpc.dead) throw new WebtuneError('WT_ERR_WORKER', 'webtune: this classifier was lost when its worker stopped; load a saved model into a new one');
+      return this.#rpc.call(op, { id: this.#id, ...args }, extra);
+    }
+
+    #update(desc) {
+      this.#desc = { ...this.#desc, ...desc };
+      return this;
+    }
+
+    async addClass(label) { return this.#update(await this.#call('addClass', { label })).labels; }
+    async renameClass(from, to) { return this.#update(await this.#call('renameClass', { from, to })).labels; }
+    async removeClass(label) { return this.#update(await this.#call('removeClass', { label })).labels; }
+    async clearExamples(label) { this.#update(await this.#call('clearExamples', { label })); }
+
+    /**
+     * Adds one example to class `label`: encoded JPEG/PNG bytes, ImageData, ImageBitmap, a canvas,
+     * an <img>, a <video> (its current frame), { data, width, height } RGBA (or RGB), or in Node a
+     * file path. Returns the class's example count.
+     */
+    async addExample(label, image) {
+      const { payload, transfer } = await images([image]);
+      const r = await this.#call('addExamples', { label, images: payload }, { transfer });
+      this.#desc.counts = { ...this.#desc.counts, [label]: r.count };
+      return r.count;
+    }
+
+    /**
+     * Adds many examples; images that cannot be decoded are skipped and reported in `errors`
+     * (with their name, when they came from files), never thrown.
+     * @returns {Promise<{ added: number, errors: Array<{ index: number, name?: string, code: string, message: string }>, count: number }>}
+     */
+    async addExamples(label, list) {
+      const { payload, transfer } = await images(list);
+      const r = await this.#call('addExamples', { label, images: payload }, { transfer });
+      this.#desc.counts = { ...this.#desc.counts, [label]: r.count };
+      return r;
+    }
+
+    /** Every stored example as RGB bytes at the input size (for persisting a session). */
+    async exportExamples() { return this.#call('exportExamples'); }
+
+    /**
+     * Trains on the examples. Resolves with the final metrics; rejects with code WT_ERR_ABORTED if
+     * `signal` aborts (the previous model, if any, is kept).
+     */
+    async train(options = {}) {
+      const { signal, onProgress, ...rest } = options;
+      if (signal?.aborted) throw new WebtuneError('WT_ERR_ABORTED', 'webtune: training was aborted before it started');
+      if (this.#training) throw new WebtuneError('WT_ERR_STATE', 'webtune: this classifier is already training');
+      let started = null;
+      let trainImages = 0;
+      const onEvent = (p) => {
+        if (p.phase !== 'cache') {
+          if (started === null) started = p.elapsedMs - 0;
+          trainImages += p.images;
+          const seconds = Math.max(1e-3, (p.elapsedMs - started) / 1000);
+          p.imagesPerSecond = trainImages / seconds;
+          const stepsLeft = p.totalSteps - p.step;
+          p.etaSeconds = p.step > 0 ? (seconds / p.step) * stepsLeft : null;
+        } else {
+          p.imagesPerSecond = null;
+          p.etaSeconds = null;
+        }
+        try { onProgress?.(p); } catch { /* a throwing callback must not break training */ }
+      };
+      const promise = this.#call('train', { options: rest }, { onEvent });
+      const id = this.#rpc.lastId;
+      const onAbort = () => this.#rpc.abort(id);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#training = promise;
+      try {
+        const result = await promise;
+        this.#update({ trained: true, trainedLabels: result.labels });
+        return result;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        this.#training = null;
+      }
+    }
+
+    /** Top-k labels with probabilities for one image. */
+    async predict(image, { topK = 3 } = {}) {
+      const { payload, transfer } = await images([image]);
+      return (await this.#call('predict', { images: payload, topK }, { transfer }))[0];
+    }
+
+    async predictBatch(list, { topK = 3 } = {}) {
+      const { payload, transfer } = await images(list);
+      return this.#call('predict', { images: payload, topK }, { transfer });
+    }
+
+    /**
+     * Accuracy, per-class accuracy and confusion matrix (rows: true class, columns: predicted)
+     * on labelled images: [{ image, label }].
+     */
+    async evaluate(items) {
+      const list = [...items];
+      const { payload, transfer } = await images(list.map((x) => x.image));
+      return this.#call('evaluate', { items: payload.map((image, i) => ({ image, label: list[i].label })) }, { transfer });
+    }
+
+    /** The trained model as webtune model-file bytes (labels and preprocessing included). */
+    async save({ fp16 = false } = {}) { return this.#call('save', { options: { fp16 } }); }
+
+    /** Releases the classifier's memory in the worker. Idempotent; later calls throw. */
+    async dispose() {
+      if (this.#disposed) return;
+      if (this.#training) {
+        this.#rpc.abort(this.#rpc.lastId);
+        await this.#training.catch(() => {});
+      }
+      this.#disposed = true;
+      if (!this.#rpc.dead) await this.#rpc.call('dispose', { id: this.#id });
+    }
+  }
+
+  /**
+   * A new classifier on a backbone: the default one, a shipped name ('mobilenet_v1_0.25_224'), a
+   * URL or path (.webtune or TF.js model.json), { bytes } of a webtune file, or
+   * { modelJson, weights } of a TF.js model (e.g. a Teachable Machine export).
+   */
+  async function createClassifier(options = {}) {
+    const r = await rpc();
+    let { backbone } = options;
+    if (backbone && typeof backbone === 'object' && (backbone.bytes || backbone.weights)) backbone = await platform.backboneArgs(backbone);
+    const { id, ...desc } = await r.call('createClassifier', { ...options, backbone });
+    return new Classifier(r, id, desc);
+  }
+
+  /** A classifier from bytes written by classifier.save(). */
+  async function loadClassifier(bytes, options = {}) {
+    const r = await rpc();
+    const { id, ...desc } = await r.call('loadClassifier', { bytes: await platform.bytesOf(bytes), ...options });
+    return new Classifier(r, id, desc);
+  }
+
+  async function listBackbones() { return call('listBackbones'); }
+
+  /** Bytes the wasm heap holds (it grows, never shrinks). */
+  async function memory() { return call('memory'); }
+
+  function capabilities() { return session ? session.capabilities : null; }
+
+  /** Stops the worker. Classifiers are gone; a later call starts a fresh one. */
+  async function terminate() {
+    if (starting) await starting.catch(() => {});
+    if (!session) return;
+    const s = session;
+    session = null;
+    s.rpc.dead = 'terminated';
+    await s.rpc.worker.terminate();
+  }
+
+  return { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate, WebtuneError };
+}
