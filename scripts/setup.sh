@@ -12,6 +12,9 @@ command -v emcc >/dev/null || need_apt+=(emscripten)
 [ -f /usr/include/stb/stb_image.h ] || need_apt+=(libstb-dev)
 [ -f /usr/include/simde/wasm/simd128.h ] || need_apt+=(libsimde-dev)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# browser tests (the demo page, the Vite-bundled package): Debian's Chromium, ffmpeg for the fake webcam
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
