@@ -680,12 +680,19 @@ typedef struct wt_train_desc {
                                   plain image, or one augmented view if augment is set) */
     wt_preprocess preprocess;  /* only scale and offset are used (examples are already at the input
                                   size); the zero value is MobileNet's [-1, 1] */
+    float domain_adaptation;   /* DANN: > 0 adds a domain classifier (dense 64, relu, dense 2) behind a
+                                  gradient-reversal layer on the embedding, trained to tell labelled
+                                  (source) from unlabelled (label -1, target) examples; the reversal
+                                  weight ramps from 0 to this value (Ganin et al. 2016). Needs unlabelled
+                                  examples and a strategy that trains backbone layers. 0 = off */
 } wt_train_desc;
 
 typedef struct wt_trainer wt_trainer;
 
 /* Prepares training of net (which must contain embedding_node and logits_node, e.g. from
- * wt_net_add_classifier_head) on ds. Sets trainable flags and batch-norm modes for the strategy,
+ * wt_net_add_classifier_head) on ds. Unlabelled examples (label -1) are used only by AdaBN and
+ * domain adaptation. With domain adaptation the trainer appends its domain classifier to the net
+ * and removes it again in wt_trainer_destroy. Sets trainable flags and batch-norm modes for the strategy,
  * plans the net, splits the data and creates the optimizer. Both net and ds must outlive the
  * trainer and must not be changed while it exists. Errors: fewer than 2 classes or a class with
  * no example -> WT_ERR_SHAPE; a pattern matching nothing -> WT_ERR_NOT_FOUND; options out of range ->

@@ -686,7 +686,12 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
         float* mean = param_data(net, nd, WT_PARAM_MOVING_MEAN);
         float* var = param_data(net, nd, WT_PARAM_MOVING_VARIANCE);
         /* A frozen layer always normalises with its stored statistics and never updates them. */
-        if (training && nd->trainable && nd->bn_mode == WT_BN_BATCH_STATS) {
+        if (net->bn_recalibrate > 0) {
+            /* AdaBN: the moving statistics become the running mean over recalibration batches */
+            float t = (float)net->bn_recalibrate;
+            wt_batchnorm_forward_train(pool, nd->out, nd->save_mean, nd->save_invstd, mean, var, in->out,
+                                       gamma, beta, (t - 1.0f) / t, &bd);
+        } else if (training && nd->trainable && nd->bn_mode == WT_BN_BATCH_STATS) {
             wt_batchnorm_forward_train(pool, nd->out, nd->save_mean, nd->save_invstd, mean, var, in->out,
                                        gamma, beta, nd->desc.bn_momentum, &bd);
             nd->used_batch_stats = 1;

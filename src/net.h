@@ -66,6 +66,8 @@ struct wt_net {
     int forward_training;
     int grads_pending;   /* output gradients were set since the last forward */
     int forward_from;    /* node the last pass started after (0: the input) */
+    int bn_recalibrate;  /* > 0: every batch norm folds this pass into its moving statistics as
+                            batch number bn_recalibrate of a running mean (AdaBN); set by the trainer */
     uint64_t forward_count;
 };
 

@@ -51,6 +51,15 @@ struct wt_trainer {
     int have_best;
     int done;
     wt_train_progress last;
+    /* AdaBN: batches of every example folded into the batch-norm statistics before anything else */
+    int adabn_done, adabn_total;
+    /* DANN */
+    int* unl_idx;             /* unlabelled (target-domain) examples */
+    int n_unl, unl_pos;
+    int domain_first;         /* first node of the domain classifier (0: none) */
+    int grl, domain_logits;
+    float* grad_buf;          /* 2*batch*max(K, 2) */
+    int* domain_labels;
 };
 
 /* ------------------------------------------------------------------------------------------- */
@@ -237,6 +246,12 @@ static wt_status fill_defaults(wt_train_desc* d) {
                        fn);
     if (!(d->weight_decay >= 0.0f) || !isfinite(d->weight_decay))
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: weight decay must be >= 0", fn);
+    if (!(d->domain_adaptation >= 0.0f && d->domain_adaptation <= 10.0f))
+        return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: domain adaptation weight %g is not in [0, 10]", fn, d->domain_adaptation);
+    if (d->domain_adaptation > 0.0f && d->strategy == WT_STRATEGY_HEAD)
+        return wt_fail(WT_ERR_INVALID_ARGUMENT,
+                       "%s: domain adaptation changes the backbone, so it needs a strategy that trains it (top, layers or full); "
+                       "with a frozen backbone use AdaBN", fn);
     return WT_OK;
 }
 
@@ -257,6 +272,10 @@ static void shuffle(int* a, int n, uint64_t seed, uint64_t stream) {
 
 void wt_trainer_destroy(wt_trainer* tr) {
     if (!tr) return;
+    if (tr->domain_first > 0) wt_net_truncate(tr->net, tr->domain_first - 1);
+    free(tr->unl_idx);
+    free(tr->grad_buf);
+    free(tr->domain_labels);
     wt_optimizer_destroy(tr->opt);
     free(tr->train_idx);
     free(tr->val_idx);
@@ -393,11 +412,52 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     free(per_class);
     per_class = NULL;
 
+    for (int i = 0; i < n_ex; i++) {
+        int label;
+        wt_dataset_get(ds, i, &label, NULL);
+        if (label < 0) tr->n_unl++;
+    }
+    if (tr->n_unl) {
+        tr->unl_idx = (int*)malloc((size_t)tr->n_unl * sizeof(int));
+        if (!tr->unl_idx) goto oom;
+        tr->n_unl = 0;
+        for (int i = 0; i < n_ex; i++) {
+            int label;
+            wt_dataset_get(ds, i, &label, NULL);
+            if (label < 0) tr->unl_idx[tr->n_unl++] = i;
+        }
+        shuffle(tr->unl_idx, tr->n_unl, d.seed, 77);
+    }
+    int batch = d.batch_size;
+    if (d.domain_adaptation > 0.0f) {
+        if (tr->n_unl == 0) {
+            st = wt_fail(WT_ERR_SHAPE, "%s: domain adaptation needs unlabelled examples of the target domain (label -1)", fn);
+            goto fail;
+        }
+        /* embedding -> gradient reversal -> dense 64 -> relu -> dense 2 (source / target) */
+        int x;
+        tr->domain_first = net->n_nodes;
+        st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_GRAD_REVERSAL, .name = "domain/reverse",
+                                               .input = embedding_node, .grl_lambda = 0.0f }, &x);
+        if (!st) tr->grl = x;
+        if (!st) st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "domain/hidden", .input = x,
+                                                        .out_channels = 64, .use_bias = 1 }, &x);
+        if (!st) st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_RELU, .name = "domain/relu", .input = x }, &x);
+        if (!st) st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "domain/logits", .input = x,
+                                                        .out_channels = 2, .use_bias = 1 }, &x);
+        if (st) goto fail;
+        tr->domain_logits = x;
+        size_t rows = (size_t)2 * batch;
+        tr->grad_buf = (float*)malloc(rows * (size_t)(K > 2 ? K : 2) * sizeof(float));
+        tr->domain_labels = (int*)malloc(rows * sizeof(int));
+        if (!tr->grad_buf || !tr->domain_labels) goto oom;
+    }
     st = apply_strategy(net, embedding_node, &d);
     if (st) goto fail;
-    int batch = d.batch_size;
-    st = wt_net_plan(net, batch);
+    int plan_batch = tr->domain_first ? 2 * batch : batch;
+    st = wt_net_plan(net, plan_batch);
     if (st) goto fail;
+    if (d.adabn) tr->adabn_total = n_ex;
 
     tr->steps_per_epoch = (tr->n_train + batch - 1) / batch;
     tr->total_steps = tr->steps_per_epoch * d.epochs;
@@ -419,10 +479,10 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
 
     tr->order = (int*)malloc((size_t)(tr->n_train ? tr->n_train : 1) * sizeof(int));
     size_t row = d.strategy == WT_STRATEGY_HEAD ? (size_t)tr->emb_dim : tr->in_elems;
-    tr->input = (float*)malloc((size_t)batch * (row > tr->in_elems ? row : tr->in_elems) * sizeof(float));
+    tr->input = (float*)malloc((size_t)plan_batch * (row > tr->in_elems ? row : tr->in_elems) * sizeof(float));
     tr->aug = (uint8_t*)malloc(tr->in_elems);
-    tr->labels = (int*)malloc((size_t)batch * sizeof(int));
-    tr->logits_buf = (float*)malloc((size_t)batch * K * sizeof(float));
+    tr->labels = (int*)malloc((size_t)plan_batch * sizeof(int));
+    tr->logits_buf = (float*)malloc((size_t)plan_batch * K * sizeof(float));
     if (!tr->order || !tr->input || !tr->aug || !tr->labels || !tr->logits_buf) goto oom;
     if (d.strategy == WT_STRATEGY_HEAD) {
         tr->cache_total = tr->n_train * tr->views + tr->n_val;
@@ -468,6 +528,26 @@ static int argmax(const float* x, int n) {
     return best;
 }
 
+/* One batch of AdaBN: every example (labelled or not, plain) through the net with each batch norm
+ * folding the batch's statistics into a running mean of its moving statistics. */
+static wt_status adabn_step(wt_trainer* tr, wt_train_progress* p) {
+    int batch = tr->desc.batch_size;
+    int first = tr->adabn_done;
+    int n = tr->adabn_total - first < batch ? tr->adabn_total - first : batch;
+    for (int b = 0; b < n; b++) example_tensor(tr, first + b, -1, tr->input + (size_t)b * tr->in_elems);
+    tr->net->bn_recalibrate = first / batch + 1;
+    wt_status st = wt_net_forward(tr->net, tr->input, n, 0);
+    tr->net->bn_recalibrate = 0;
+    if (st) return st;
+    tr->adabn_done += n;
+    memset(p, 0, sizeof *p);
+    p->phase = WT_PHASE_CACHE;
+    p->cache_done = tr->adabn_done;
+    p->cache_total = tr->adabn_total + tr->cache_total;
+    p->images = n;
+    return WT_OK;
+}
+
 /* One batch of the embedding cache: training views first, then the validation images. */
 static wt_status cache_step(wt_trainer* tr, wt_train_progress* p) {
     int batch = tr->desc.batch_size;
@@ -494,8 +574,8 @@ static wt_status cache_step(wt_trainer* tr, wt_train_progress* p) {
     tr->cache_done += n;
     memset(p, 0, sizeof *p);
     p->phase = WT_PHASE_CACHE;
-    p->cache_done = tr->cache_done;
-    p->cache_total = tr->cache_total;
+    p->cache_done = tr->adabn_total + tr->cache_done;
+    p->cache_total = tr->adabn_total + tr->cache_total;
     p->images = n;
     return WT_OK;
 }
@@ -560,12 +640,14 @@ wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* p) {
         p->phase = WT_PHASE_DONE;
         return WT_OK;
     }
+    if (tr->adabn_done < tr->adabn_total) return adabn_step(tr, p);
     if (tr->cache && tr->cache_done < tr->cache_total) return cache_step(tr, p);
 
     wt_net* net = tr->net;
     int batch = tr->desc.batch_size;
     int n = tr->n_train - tr->pos < batch ? tr->n_train - tr->pos : batch;
     int rows[4096];
+    int n_src = n;
     for (int b = 0; b < n; b++) {
         int i = tr->order[tr->pos + b];
         int idx = tr->train_idx[i];
@@ -583,13 +665,45 @@ wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* p) {
             example_tensor(tr, idx, aug_index, tr->input + (size_t)b * tr->in_elems);
         }
     }
+    int rows_in = n;
+    if (tr->domain_first) {
+        /* as many unlabelled target images after the labelled ones, cycling through them */
+        for (int b = 0; b < n; b++) {
+            int idx = tr->unl_idx[tr->unl_pos++ % tr->n_unl];
+            int64_t aug_index = ((int64_t)tr->epoch + 1) * 1000003 + idx;
+            example_tensor(tr, idx, aug_index, tr->input + (size_t)(n + b) * tr->in_elems);
+        }
+        rows_in = 2 * n;
+        /* the reversal weight ramps up as 2/(1 + exp(-10 p)) - 1 over training (Ganin et al.) */
+        float prog = (float)tr->step / (float)(tr->total_steps > 1 ? tr->total_steps - 1 : 1);
+        net->nodes[tr->grl].desc.grl_lambda = tr->desc.domain_adaptation * (2.0f / (1.0f + expf(-10.0f * prog)) - 1.0f);
+    }
     wt_net_zero_grad(net);
     wt_status st = tr->cache ? wt_net_forward_from(net, tr->embedding, tr->input, n, 1)
-                             : wt_net_forward(net, tr->input, n, 1);
+                             : wt_net_forward(net, tr->input, rows_in, 1);
     if (st) return st;
     float loss = 0.0f;
-    st = wt_net_softmax_xent(net, tr->logits, tr->labels, tr->desc.label_smoothing, tr->class_weights, &loss);
-    if (st) return st;
+    if (tr->domain_first) {
+        /* class loss on the labelled rows only; domain loss on all rows */
+        int K = tr->n_classes;
+        const float* zc = net->nodes[tr->logits].out;
+        memset(tr->grad_buf, 0, (size_t)rows_in * K * sizeof(float));
+        loss = wt_softmax_xent_ref(NULL, tr->grad_buf, zc, tr->labels, n_src, K, tr->desc.label_smoothing,
+                                   tr->class_weights);
+        if (!isfinite(loss)) return wt_fail(WT_ERR_NOT_FINITE, "wt_trainer_step: the loss is %g; lower the learning rate", loss);
+        st = wt_net_add_output_grad(net, tr->logits, tr->grad_buf, (size_t)rows_in * K);
+        if (st) return st;
+        for (int b = 0; b < rows_in; b++) tr->domain_labels[b] = b >= n_src;
+        memset(tr->grad_buf, 0, (size_t)rows_in * 2 * sizeof(float));
+        float dloss = wt_softmax_xent_ref(NULL, tr->grad_buf, net->nodes[tr->domain_logits].out, tr->domain_labels,
+                                          rows_in, 2, 0.0f, NULL);
+        if (!isfinite(dloss)) return wt_fail(WT_ERR_NOT_FINITE, "wt_trainer_step: the domain loss is %g", dloss);
+        st = wt_net_add_output_grad(net, tr->domain_logits, tr->grad_buf, (size_t)rows_in * 2);
+        if (st) return st;
+    } else {
+        st = wt_net_softmax_xent(net, tr->logits, tr->labels, tr->desc.label_smoothing, tr->class_weights, &loss);
+        if (st) return st;
+    }
     int correct = 0;
     const float* z = net->nodes[tr->logits].out;
     for (int b = 0; b < n; b++)

@@ -213,8 +213,9 @@ EMSCRIPTEN_KEEPALIVE int wtjs_image_decode_into(const uint8_t* bytes, size_t len
  * epochs, batch_size, learning_rate, optimizer, weight_decay, schedule, warmup_steps,
  * validation_split, seed, strategy, top_blocks, backbone_lr_scale, bn_batch_stats, adabn,
  * label_smoothing, balanced, early_stopping, cache_views, crop_scale_min, crop_aspect, flip,
- * rotation_deg, brightness, contrast, saturation, preprocess scale, preprocess offset. */
-#define WTJS_TRAIN_FIELDS 27
+ * rotation_deg, brightness, contrast, saturation, preprocess scale, preprocess offset,
+ * domain_adaptation. */
+#define WTJS_TRAIN_FIELDS 28
 EMSCRIPTEN_KEEPALIVE int wtjs_trainer_create(wt_net* net, int embedding, int logits, wt_dataset* ds,
                                              const double* o, int n_fields, const char* layers, wt_trainer** out) {
     if (n_fields != WTJS_TRAIN_FIELDS) return WT_ERR_INVALID_ARGUMENT;
@@ -230,6 +231,7 @@ EMSCRIPTEN_KEEPALIVE int wtjs_trainer_create(wt_net* net, int embedding, int log
                      .rotation_deg = (float)o[21], .brightness = (float)o[22], .contrast = (float)o[23],
                      .saturation = (float)o[24] },
         .preprocess = { .scale = (float)o[25], .offset = (float)o[26] },
+        .domain_adaptation = (float)o[27],
     };
     return wt_trainer_create(net, embedding, logits, ds, &d, out);
 }

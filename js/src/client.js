@@ -199,6 +199,20 @@ export function createApi(platform) {
       return r;
     }
 
+    /**
+     * Adds unlabelled images of the domain the model will be used in (e.g. webcam frames nobody
+     * labelled), for train({ domainAdaptation }) and train({ adaBN }).
+     */
+    async addUnlabeled(list) {
+      const { payload, transfer } = await images(list);
+      const r = await this.#call('addExamples', { label: null, images: payload }, { transfer });
+      this.#desc.unlabeled = r.count;
+      return r;
+    }
+
+    /** Unlabelled examples held. */
+    get unlabeled() { return this.#desc.unlabeled ?? 0; }
+
     /** Every stored example as RGB bytes at the input size (for persisting a session). */
     async exportExamples() { return this.#call('exportExamples'); }
 

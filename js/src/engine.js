@@ -10,7 +10,7 @@ import { WebtuneError } from './core.js';
 import { importTfjs, loadModel, saveModel, weightsSha256, Filter, Crop } from './models.js';
 
 const MAGIC = [0x57, 0x54, 0x4d, 0x4f, 0x44, 0x45, 0x4c, 0x00]; // "WTMODEL\0"
-const TRAIN_FIELDS = 27; // wtjs_trainer_create's option array, in its order (web/webtune_js.c)
+const TRAIN_FIELDS = 28; // wtjs_trainer_create's option array, in its order (web/webtune_js.c)
 const PROGRESS_FIELDS = 20;
 const STRATEGIES = { head: 0, top: 1, layers: 2, full: 3 };
 const OPTIMIZERS = { adam: 0, adamw: 1, sgd: 2 };
@@ -87,6 +87,7 @@ export function trainOptionArray(o, preprocess) {
     num(aug.saturation, 'augment.saturation', 0, 1, 0),
     preprocess.scale ?? 0,
     preprocess.offset ?? 0,
+    num(o.domainAdaptation === true ? 1 : o.domainAdaptation, 'domainAdaptation', 0, 10, 0),
   ];
   if (v.length !== TRAIN_FIELDS) throw new Error('webtune: internal: train option count');
   return { values: new Float64Array(v), layers: st.layers };
@@ -221,22 +222,23 @@ export class Engine {
     return {
       labels: [...c.labels], inputSize: [c.preprocess.outH, c.preprocess.outW], backbone: c.backboneName,
       embeddingDim: c.embeddingDim, trained: !!c.net, trainedLabels: c.trainedLabels ? [...c.trainedLabels] : null,
-      counts: this.counts(c),
+      counts: this.counts(c).perClass, unlabeled: this.counts(c).unlabeled,
     };
   }
 
   counts(c) {
     const n = this.M._wt_dataset_count(c.ds);
-    const counts = Object.fromEntries(c.labels.map((l) => [l, 0]));
-    if (!n) return counts;
+    const perClass = Object.fromEntries(c.labels.map((l) => [l, 0]));
+    let unlabeled = 0;
     this.core.withScratch(4, (p) => { // labels only: 0 pixel bytes are copied
       for (let i = 0; i < n; i++) {
         this.core.call('wtjs_dataset_read', c.ds, i, p, 0, p);
         const label = this.core.heapI32()[p >> 2];
-        if (label >= 0) counts[c.labels[label]]++;
+        if (label >= 0) perClass[c.labels[label]]++;
+        else unlabeled++;
       }
     });
-    return counts;
+    return { perClass, unlabeled };
   }
 
   /** Loads a saved classifier (webtune model file with labels and a head). */
@@ -375,7 +377,7 @@ export class Engine {
 
   addExamples(id, label, images) {
     const c = this.idle(id);
-    const li = labelIndex(c, label);
+    const li = label === null ? -1 : labelIndex(c, label); // null: unlabelled (target-domain) images
     const n = c.preprocess.outH * c.preprocess.outW * 3;
     const out = this.core.alloc(n);
     const errors = [];
@@ -394,7 +396,8 @@ export class Engine {
     } finally {
       this.core.free(out);
     }
-    return { added, errors, count: this.counts(c)[c.labels[li]], total: this.M._wt_dataset_count(c.ds) };
+    const counts = this.counts(c);
+    return { added, errors, count: li < 0 ? counts.unlabeled : counts.perClass[c.labels[li]], total: this.M._wt_dataset_count(c.ds) };
   }
 
   exportExamples(id) {
@@ -432,7 +435,7 @@ export class Engine {
     const dropout = num(options.dropout, 'dropout', 0, 0.95, c.dropout);
     const { values, layers } = trainOptionArray(options, c.preprocess);
     if (c.labels.length < 2) fail('WT_ERR_SHAPE', `webtune: training needs at least 2 classes; this classifier has ${c.labels.length}`);
-    const counts = this.counts(c);
+    const counts = this.counts(c).perClass;
     const empty = c.labels.filter((l) => counts[l] === 0);
     if (empty.length) fail('WT_ERR_SHAPE', `webtune: class${empty.length > 1 ? 'es' : ''} ${empty.map((l) => `"${l}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no examples; add images to every class before training`);
     const twoPhase = options.twoPhase ? parseStrategy(options.strategy ?? 'head') : null;

@@ -86,6 +86,10 @@ export interface TrainOptions {
   /** Epochs without better validation accuracy before stopping (best weights restored). */
   earlyStopping?: number;
   augment?: boolean | AugmentOptions;
+  /** Re-estimate batch-norm statistics on all examples (labelled and unlabelled) before training (AdaBN). */
+  adaBN?: boolean;
+  /** DANN: domain classifier behind gradient reversal, weight ramping to this value (true = 1); needs addUnlabeled() images and a strategy that trains the backbone. */
+  domainAdaptation?: boolean | number;
   /** head strategy: augmented views cached per image. */
   cacheViews?: number;
   dropout?: number;
@@ -137,6 +141,9 @@ export interface Classifier {
   /** Returns the class's example count. */
   addExample(label: string, image: ImageInput): Promise<number>;
   addExamples(label: string, images: ImageInput[]): Promise<{ added: number; count: number; total: number; errors: Array<{ index: number; name?: string; code: string; message: string }> }>;
+  /** Unlabelled images of the target domain, for adaBN and domainAdaptation. */
+  addUnlabeled(images: ImageInput[]): Promise<{ added: number; count: number; total: number; errors: Array<{ index: number; name?: string; code: string; message: string }> }>;
+  readonly unlabeled: number;
   exportExamples(): Promise<{ width: number; height: number; examples: Array<{ label: string | null; data: Uint8Array }> }>;
   train(options?: TrainOptions): Promise<TrainResult>;
   predict(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;

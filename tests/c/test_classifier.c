@@ -375,9 +375,53 @@ static void test_repeatable(void) {
     free(w[1]);
 }
 
+/* AdaBN re-estimates frozen batch norms' statistics on all images; DANN adds its domain classifier
+ * for training only and learns with unlabelled target images mixed in. */
+static void test_adabn_and_dann(void) {
+    wt_context* ctx;
+    wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 4 }, &ctx);
+    wt_dataset* ds = make_dataset();
+    int emb, logits;
+    wt_net* net = pretrained(ctx, ds, &emb, &logits);
+    /* target domain: the same kind of images under a strong colour cast */
+    uint8_t px[S * S * 3];
+    for (int n = 0; n < 12; n++) {
+        make_example(n % CLASSES, 500 + n, px);
+        for (int i = 0; i < S * S * 3; i += 3) px[i + 2] = (uint8_t)(px[i + 2] / 2 + 120);
+        CHECK(wt_dataset_add(ds, px, sizeof px, -1, NULL) == WT_OK, "%s", wt_last_error());
+    }
+    snapshot before = take(net);
+    int bn_mean = -1;
+    for (int i = 0; i < before.n; i++)
+        if (strcmp(before.name[i], "bn_Conv1/moving_mean") == 0) bn_mean = i;
+    wt_train_progress p;
+    wt_train_desc d = { .epochs = 3, .batch_size = 8, .learning_rate = 0.01f, .seed = 2, .adabn = 1 };
+    run(net, emb, logits, ds, d, &p);
+    CHECK(!same(net, &before, bn_mean), "AdaBN re-estimated bn_Conv1's moving mean");
+    for (int i = 0; i < before.n; i++)
+        if (strstr(before.name[i], "/weight") && !only_head(before.name[i]))
+            CHECK(same(net, &before, i), "AdaBN with the head strategy leaves %s alone", before.name[i]);
+
+    int nodes = wt_net_node_count(net);
+    d = (wt_train_desc){ .strategy = WT_STRATEGY_TOP, .top_blocks = 2, .epochs = 4, .batch_size = 8,
+                         .learning_rate = 0.01f, .seed = 2, .validation_split = 0.2f, .domain_adaptation = 1.0f };
+    float val = run(net, emb, logits, ds, d, &p);
+    CHECK(val >= 0.9f, "DANN keeps source accuracy: %.3f", val);
+    CHECK(wt_net_node_count(net) == nodes, "the domain classifier is removed after training (%d nodes, was %d)",
+          wt_net_node_count(net), nodes);
+    wt_trainer* tr;
+    d.strategy = WT_STRATEGY_HEAD;
+    CHECK(wt_trainer_create(net, emb, logits, ds, &d, &tr) == WT_ERR_INVALID_ARGUMENT, "DANN needs a trainable backbone");
+    drop(&before);
+    wt_dataset_destroy(ds);
+    wt_net_destroy(net);
+    wt_context_destroy(ctx);
+}
+
 int main(void) {
     test_strategies();
     test_blocks_and_errors();
     test_repeatable();
+    test_adabn_and_dann();
     return wt_test_summary();
 }
