@@ -685,6 +685,10 @@ typedef struct wt_train_desc {
                                   (source) from unlabelled (label -1, target) examples; the reversal
                                   weight ramps from 0 to this value (Ganin et al. 2016). Needs unlabelled
                                   examples and a strategy that trains backbone layers. 0 = off */
+    int rollback;              /* a non-finite loss or gradient (a learning rate too high) restores the
+                                  weights of the last finished epoch either way; 0: the step then fails
+                                  with WT_ERR_NOT_FINITE, 1: training finishes there (phase DONE,
+                                  progress.diverged = 1) */
 } wt_train_desc;
 
 typedef struct wt_trainer wt_trainer;
@@ -727,12 +731,14 @@ typedef struct wt_train_progress {
     int best_epoch;
     float learning_rate;   /* head learning rate used by the step */
     int n_train, n_val;
+    int diverged;          /* DONE after a rollback (see wt_train_desc.rollback) */
 } wt_train_progress;
 
 /* Does one unit of work (a batch of the embedding cache, or one training step, with the validation
  * pass at the end of an epoch) and reports it. Call until phase == WT_PHASE_DONE; between calls
- * the caller may stop (wt_trainer_destroy keeps the weights trained so far). A non-finite loss
- * is WT_ERR_NOT_FINITE and restores the weights from before that step. */
+ * the caller may stop (wt_trainer_destroy keeps the weights trained so far). A non-finite loss or
+ * gradient restores the weights of the last finished epoch (never leaving NaN weights) and is
+ * WT_ERR_NOT_FINITE, or with desc.rollback a DONE step with progress.diverged = 1. */
 wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* progress);
 
 /* Class scores for `batch` examples already at the net's input size (RGB uint8): writes

@@ -59,6 +59,8 @@ struct wt_trainer {
     int domain_first;         /* first node of the domain classifier (0: none) */
     int grl, domain_logits;
     float* grad_buf;          /* 2*batch*max(K, 2) */
+    float* good_params;       /* trainable parameters at the start and after each finite epoch */
+    int good_epoch;           /* epochs finished when good_params was taken */
     int* domain_labels;
 };
 
@@ -276,6 +278,7 @@ void wt_trainer_destroy(wt_trainer* tr) {
     free(tr->unl_idx);
     free(tr->grad_buf);
     free(tr->domain_labels);
+    free(tr->good_params);
     wt_optimizer_destroy(tr->opt);
     free(tr->train_idx);
     free(tr->val_idx);
@@ -493,6 +496,9 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
         tr->best_params = (float*)malloc(trainable_floats(net) * sizeof(float) + sizeof(float));
         if (!tr->best_params) goto oom;
     }
+    tr->good_params = (float*)malloc(trainable_floats(net) * sizeof(float) + sizeof(float));
+    if (!tr->good_params) goto oom;
+    snapshot_params(net, tr->good_params, 0);
     for (int i = 0; i < tr->n_train; i++) tr->order[i] = i;
     shuffle(tr->order, tr->n_train, d.seed, 1000);
     *out = tr;
@@ -633,8 +639,52 @@ static void finish(wt_trainer* tr) {
     tr->done = 1;
 }
 
+static wt_status train_step(wt_trainer* tr, wt_train_progress* p);
+
+static int params_finite(const wt_net* net) {
+    for (int i = 0; i < net->n_params; i++) {
+        const wt_param* q = &net->params[i];
+        if (net->nodes[q->node].trainable && !wt_all_finite(q->data, q->count)) return 0;
+    }
+    return 1;
+}
+
 wt_status wt_trainer_step(wt_trainer* tr, wt_train_progress* p) {
     if (!tr || !p) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_trainer_step: NULL argument");
+    int epoch = tr->epoch, step = tr->step;
+    wt_status st = train_step(tr, p);
+    /* the weights may have blown up in an earlier step without a NaN loss yet: check at epoch ends */
+    if (st == WT_OK && (p->phase == WT_PHASE_EPOCH || p->phase == WT_PHASE_DONE) && !tr->done) {
+        if (params_finite(tr->net)) {
+            snapshot_params(tr->net, tr->good_params, 0);
+            tr->good_epoch = tr->epoch;
+        } else {
+            st = wt_fail(WT_ERR_NOT_FINITE, "weights became non-finite");
+        }
+    }
+    if (st != WT_ERR_NOT_FINITE || tr->done) return st;
+    char why[256];
+    snprintf(why, sizeof why, "%s", wt_last_error());
+    snapshot_params(tr->net, tr->good_params, 1);
+    tr->have_best = 0; /* the restored weights are the result */
+    if (tr->desc.rollback) {
+        tr->done = 1;
+        memset(p, 0, sizeof *p);
+        *p = tr->last;
+        p->phase = WT_PHASE_DONE;
+        p->diverged = 1;
+        p->epoch = tr->good_epoch > 0 ? tr->good_epoch - 1 : 0;
+        p->epochs = tr->desc.epochs;
+        tr->last = *p;
+        return WT_OK;
+    }
+    return wt_fail(WT_ERR_NOT_FINITE,
+                   "training diverged at epoch %d, step %d (%s): the learning rate %g is too high for this data; "
+                   "the weights after epoch %d are restored",
+                   epoch + 1, step + 1, why, tr->desc.learning_rate, tr->good_epoch);
+}
+
+static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
     if (tr->done) {
         *p = tr->last;
         p->phase = WT_PHASE_DONE;

@@ -214,8 +214,8 @@ EMSCRIPTEN_KEEPALIVE int wtjs_image_decode_into(const uint8_t* bytes, size_t len
  * validation_split, seed, strategy, top_blocks, backbone_lr_scale, bn_batch_stats, adabn,
  * label_smoothing, balanced, early_stopping, cache_views, crop_scale_min, crop_aspect, flip,
  * rotation_deg, brightness, contrast, saturation, preprocess scale, preprocess offset,
- * domain_adaptation. */
-#define WTJS_TRAIN_FIELDS 28
+ * domain_adaptation, rollback. */
+#define WTJS_TRAIN_FIELDS 29
 EMSCRIPTEN_KEEPALIVE int wtjs_trainer_create(wt_net* net, int embedding, int logits, wt_dataset* ds,
                                              const double* o, int n_fields, const char* layers, wt_trainer** out) {
     if (n_fields != WTJS_TRAIN_FIELDS) return WT_ERR_INVALID_ARGUMENT;
@@ -231,21 +231,22 @@ EMSCRIPTEN_KEEPALIVE int wtjs_trainer_create(wt_net* net, int embedding, int log
                      .rotation_deg = (float)o[21], .brightness = (float)o[22], .contrast = (float)o[23],
                      .saturation = (float)o[24] },
         .preprocess = { .scale = (float)o[25], .offset = (float)o[26] },
-        .domain_adaptation = (float)o[27],
+        .domain_adaptation = (float)o[27], .rollback = (int)o[28],
     };
     return wt_trainer_create(net, embedding, logits, ds, &d, out);
 }
 
-/* wt_train_progress as 20 doubles: phase, epoch, epochs, step, steps_per_epoch, total_steps,
+/* wt_train_progress as 21 doubles: phase, epoch, epochs, step, steps_per_epoch, total_steps,
  * cache_done, cache_total, images, loss, accuracy, epoch_loss, epoch_accuracy, val_accuracy,
- * val_loss, best_val_accuracy, best_epoch, learning_rate, n_train, n_val. */
+ * val_loss, best_val_accuracy, best_epoch, learning_rate, n_train, n_val, diverged. */
 EMSCRIPTEN_KEEPALIVE int wtjs_trainer_step(wt_trainer* tr, double* out) {
     wt_train_progress p;
     wt_status st = wt_trainer_step(tr, &p);
     if (st) return st;
-    double v[20] = { p.phase, p.epoch, p.epochs, p.step, p.steps_per_epoch, p.total_steps, p.cache_done,
+    double v[21] = { p.phase, p.epoch, p.epochs, p.step, p.steps_per_epoch, p.total_steps, p.cache_done,
                      p.cache_total, p.images, p.loss, p.accuracy, p.epoch_loss, p.epoch_accuracy, p.val_accuracy,
-                     p.val_loss, p.best_val_accuracy, p.best_epoch, p.learning_rate, p.n_train, p.n_val };
+                     p.val_loss, p.best_val_accuracy, p.best_epoch, p.learning_rate, p.n_train, p.n_val,
+                     p.diverged };
     memcpy(out, v, sizeof v);
     return WT_OK;
 }

@@ -4,6 +4,7 @@
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { cliTrainOptions } from '../src/defaults.js';
 
 const USAGE = `usage:
   webtune train <dir> --out model.webtune [--backbone <name|path>] [--epochs N] [--batch N] [--lr X]
@@ -138,12 +139,9 @@ async function train(argv) {
   await clf.dispose();
 }
 
-/** CLI defaults: the right choice for ~40 photos per class (docs/strategies.md explains why). */
+/** Options the user left out: js/src/defaults.js (docs/strategies.md shows why). */
 function defaultsFor(o) {
-  return {
-    validationSplit: o.validationSplit ?? 0.15,
-    epochs: o.epochs ?? 20,
-  };
+  return { validationSplit: o.validationSplit ?? cliTrainOptions.validationSplit };
 }
 
 async function evaluate(argv) {

@@ -8,10 +8,11 @@
 // aborted or failed run leaves the previous model as it was.
 import { WebtuneError } from './core.js';
 import { importTfjs, loadModel, saveModel, weightsSha256, Filter, Crop } from './models.js';
+import { defaultTrainOptions } from './defaults.js';
 
 const MAGIC = [0x57, 0x54, 0x4d, 0x4f, 0x44, 0x45, 0x4c, 0x00]; // "WTMODEL\0"
-const TRAIN_FIELDS = 28; // wtjs_trainer_create's option array, in its order (web/webtune_js.c)
-const PROGRESS_FIELDS = 20;
+const TRAIN_FIELDS = 29; // wtjs_trainer_create's option array, in its order (web/webtune_js.c)
+const PROGRESS_FIELDS = 21;
 const STRATEGIES = { head: 0, top: 1, layers: 2, full: 3 };
 const OPTIMIZERS = { adam: 0, adamw: 1, sgd: 2 };
 const SCHEDULES = { constant: 0, step: 1, cosine: 2 };
@@ -62,7 +63,7 @@ export function trainOptionArray(o, preprocess) {
   const v = [
     num(o.epochs, 'epochs', 1, 100000, 20),
     num(o.batchSize, 'batchSize', 1, 1024, 16),
-    num(o.learningRate, 'learningRate', 1e-12, 10, 1e-3),
+    num(o.learningRate, 'learningRate', 1e-12, 1e30, 1e-3),
     OPTIMIZERS[optimizer],
     num(o.weightDecay, 'weightDecay', 0, 1, 0),
     SCHEDULES[schedule],
@@ -88,9 +89,15 @@ export function trainOptionArray(o, preprocess) {
     preprocess.scale ?? 0,
     preprocess.offset ?? 0,
     num(o.domainAdaptation === true ? 1 : o.domainAdaptation, 'domainAdaptation', 0, 10, 0),
+    onDivergence(o.onDivergence),
   ];
   if (v.length !== TRAIN_FIELDS) throw new Error('webtune: internal: train option count');
   return { values: new Float64Array(v), layers: st.layers };
+}
+
+function onDivergence(v = 'error') {
+  if (v !== 'error' && v !== 'rollback') fail('WT_ERR_INVALID_ARGUMENT', `webtune: onDivergence must be "error" or "rollback", not ${v}`);
+  return v === 'rollback' ? 1 : 0;
 }
 
 export class Engine {
@@ -421,8 +428,13 @@ export class Engine {
    * Trains a new net from the backbone; `report(progress)` is called per step, `shouldYield()`
    * says when to give the event loop a turn (so an abort message can arrive).
    */
-  async train(id, options, reqId, report, yieldNow) {
+  async train(id, userOptions, reqId, report, yieldNow) {
     const c = this.idle(id);
+    // unset options take the defaults; a strategy other than the default's drops its head-only extras
+    const base = userOptions.strategy && userOptions.strategy !== defaultTrainOptions.strategy
+      ? { ...defaultTrainOptions, cacheViews: 1, epochs: 10 } : defaultTrainOptions;
+    const options = { ...base };
+    for (const [k, v] of Object.entries(userOptions)) if (v !== undefined) options[k] = v;
     c.training = true;
     try {
       return await this.trainNet(c, options, reqId, report, yieldNow);
@@ -480,7 +492,7 @@ export class Engine {
             phase: PHASES[p[0]], epoch: p[1] + (ph > 0 ? phases[0].values[0] : 0), epochs: phases.reduce((s, x) => s + x.values[0], 0),
             step: p[3] + stepOffset, stepsPerEpoch: p[4], totalSteps: phases.reduce((s, x) => s + x.values[0] * p[4], 0),
             cacheDone: p[6], cacheTotal: p[7], images: p[8], loss: p[9], accuracy: p[10], learningRate: p[17],
-            nTrain: p[18], nVal: p[19], stage: phases.length > 1 ? (ph === 0 ? 'head' : 'finetune') : undefined,
+            nTrain: p[18], nVal: p[19], diverged: p[20] === 1, stage: phases.length > 1 ? (ph === 0 ? 'head' : 'finetune') : undefined,
           };
           if (p[0] >= 2) {
             Object.assign(progress, { epochLoss: p[11], epochAccuracy: p[12], valAccuracy: p[13] < 0 ? null : p[13],

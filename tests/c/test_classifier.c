@@ -418,10 +418,56 @@ static void test_adabn_and_dann(void) {
     wt_context_destroy(ctx);
 }
 
+static int all_finite(const wt_net* net) {
+    snapshot s = take(net);
+    int ok = 1;
+    for (int i = 0; i < s.n; i++)
+        for (size_t k = 0; k < s.count[i]; k++)
+            if (!isfinite(s.data[i][k])) ok = 0;
+    drop(&s);
+    return ok;
+}
+
+/* A learning rate far too high: a clear error (or a rollback), and never non-finite weights. */
+static void test_divergence(void) {
+    for (int rollback = 0; rollback <= 1; rollback++) {
+        wt_context* ctx;
+        wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 4 }, &ctx);
+        wt_dataset* ds = make_dataset();
+        int emb, logits;
+        wt_net* net = pretrained(ctx, ds, &emb, &logits);
+        wt_train_desc d = { .strategy = WT_STRATEGY_FULL, .optimizer = WT_TRAIN_SGD, .learning_rate = 1e30f,
+                            .epochs = 5, .batch_size = 8, .seed = 1, .rollback = rollback };
+        wt_trainer* tr;
+        CHECK(wt_trainer_create(net, emb, logits, ds, &d, &tr) == WT_OK, "%s", wt_last_error());
+        wt_train_progress p = { 0 };
+        wt_status st = WT_OK;
+        int steps = 0;
+        while (st == WT_OK && p.phase != WT_PHASE_DONE && steps < 1000) {
+            st = wt_trainer_step(tr, &p);
+            steps++;
+        }
+        if (rollback) {
+            CHECK(st == WT_OK && p.phase == WT_PHASE_DONE && p.diverged == 1, "rollback: status %d phase %d diverged %d", st,
+                  p.phase, p.diverged);
+        } else {
+            CHECK(st == WT_ERR_NOT_FINITE, "a diverging run fails with WT_ERR_NOT_FINITE (got %d)", st);
+            CHECK(strstr(wt_last_error(), "diverged") && strstr(wt_last_error(), "learning rate"), "message: %s",
+                  wt_last_error());
+        }
+        CHECK(all_finite(net), "no NaN or infinite weight is left (rollback %d)", rollback);
+        wt_trainer_destroy(tr);
+        wt_dataset_destroy(ds);
+        wt_net_destroy(net);
+        wt_context_destroy(ctx);
+    }
+}
+
 int main(void) {
     test_strategies();
     test_blocks_and_errors();
     test_repeatable();
     test_adabn_and_dann();
+    test_divergence();
     return wt_test_summary();
 }

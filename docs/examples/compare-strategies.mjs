@@ -1,0 +1,141 @@
+// compare-strategies.mjs: every fine-tuning strategy on the flowers photos (train on train/,
+// evaluate on test/), beside a Teachable Machine-style pipeline run in TensorFlow.js as the
+// reference: the same MobileNet v2 0.35 backbone frozen, a Dense(100, relu) + softmax head,
+// Adam 1e-3, 50 epochs, batch 16, no augmentation. Prints a table of test accuracy (mean over
+// seeds) and training images/s. docs/strategies.md records its output.
+//
+//   node docs/examples/compare-strategies.mjs [--seeds 3] [--only head,default,...] [--json]
+//
+// Needs the repository's devDependencies (@tensorflow/tfjs) and the shared photos beside the repo
+// (WT_SHARED_DIR overrides). The webtune rows use the package API exactly as a user would.
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as webtune from '../../js/src/node.js';
+import { cliTrainOptions } from '../../js/src/defaults.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = process.env.WT_SHARED_DIR ?? path.resolve(root, '..', 'shared');
+const flowers = path.join(shared, 'datasets', 'flowers');
+const { values: args } = parseArgs({ options: { seeds: { type: 'string', default: '3' }, only: { type: 'string' }, json: { type: 'boolean' } } });
+const SEEDS = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1);
+
+// name -> train() options (the seed is added per run)
+const STRATEGIES = {
+  'default (CLI, no options)': { ...cliTrainOptions },
+  'head, plain': { strategy: 'head', epochs: 50, validationSplit: 0 },
+  'head + augmented views': { strategy: 'head', epochs: 50, augment: true, cacheViews: 8, validationSplit: 0 },
+  'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, learningRate: 1e-3, augment: true },
+  'top:2': { strategy: 'top:2', epochs: 10, learningRate: 1e-3, augment: true },
+  'full': { strategy: 'full', epochs: 10, learningRate: 1e-3, augment: true },
+  'two-phase top:2': { strategy: 'top:2', epochs: 20, twoPhase: { headEpochs: 10 }, learningRate: 1e-3, augment: true },
+  'head + AdaBN': { strategy: 'head', epochs: 50, adaBN: true, validationSplit: 0 },
+};
+
+const train = await webtune.readImageFolder(path.join(flowers, 'train'));
+const test = await webtune.readImageFolder(path.join(flowers, 'test'));
+const testItems = test.labels.flatMap((label) => test.files[label].map((image) => ({ image, label })));
+const caps = await webtune.init();
+
+async function runWebtune(options, seed) {
+  const clf = await webtune.createClassifier({ labels: train.labels });
+  for (const l of train.labels) await clf.addExamples(l, train.files[l]);
+  let trainImages = 0;
+  let trainMs = 0;
+  let last = 0;
+  const t0 = Date.now();
+  await clf.train({
+    ...options, seed,
+    onProgress: (p) => {
+      if (p.phase !== 'cache') { trainImages += p.images; trainMs += p.elapsedMs - last; }
+      last = p.elapsedMs;
+    },
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const ev = await clf.evaluate(testItems);
+  await clf.dispose();
+  return { accuracy: ev.accuracy, imagesPerSecond: trainImages / (trainMs / 1000), seconds };
+}
+
+/** The Teachable Machine-style reference in TF.js (CPU backend; the head is tiny). */
+async function runTeachable(seeds) {
+  const tf = await import('@tensorflow/tfjs');
+  const { loadTfjsModel } = await import('../../tests/js/tfjs_reference.mjs');
+  const { loadCoreNode } = await import('../../js/src/core-node.js');
+  const { imageToTensor } = await import('../../js/src/models.js');
+  const { readFileSync } = await import('node:fs');
+  await tf.setBackend('cpu');
+  const core = await loadCoreNode('st');
+  const model = await loadTfjsModel(path.join(shared, 'backbones', 'teachable_machine_mobilenet_v2_0.35_224'));
+  const backbone = model.layers[0]; // TM export: [MobileNetV2 truncated + GlobalAveragePooling2D, head]
+  // identical preprocessing for both sides: centre crop, bilinear, [-1, 1] (what TM does in the browser)
+  const embed = (files) => tf.tidy(() => {
+    const xs = files.map((f) => imageToTensor(core, readFileSync(f)));
+    const batch = tf.tensor4d(Float32Array.from(xs.flatMap((x) => Array.from(x))), [xs.length, 224, 224, 3]);
+    return backbone.predict(batch);
+  });
+  const t0 = Date.now();
+  const trainFiles = train.labels.flatMap((l) => train.files[l]);
+  const trainY = train.labels.flatMap((l, i) => train.files[l].map(() => i));
+  const chunks = [];
+  for (let i = 0; i < trainFiles.length; i += 20) chunks.push(embed(trainFiles.slice(i, i + 20)));
+  const xTrain = tf.concat(chunks);
+  const testFiles = testItems.map((x) => x.image);
+  const tchunks = [];
+  for (let i = 0; i < testFiles.length; i += 20) tchunks.push(embed(testFiles.slice(i, i + 20)));
+  const xTest = tf.concat(tchunks);
+  const embedSeconds = (Date.now() - t0) / 1000;
+  const yTrain = tf.oneHot(tf.tensor1d(trainY, 'int32'), train.labels.length);
+  const yTest = testItems.map((x) => train.labels.indexOf(x.label));
+  const results = [];
+  for (const seed of seeds) {
+    const head = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [xTrain.shape[1]], units: 100, activation: 'relu', kernelInitializer: tf.initializers.varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'uniform', seed }) }),
+        tf.layers.dense({ units: train.labels.length, activation: 'softmax', kernelInitializer: tf.initializers.varianceScaling({ scale: 1, mode: 'fanAvg', distribution: 'uniform', seed: seed + 100 }) }),
+      ],
+    });
+    head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const t1 = Date.now();
+    await head.fit(xTrain, yTrain, { epochs: 50, batchSize: 16, shuffle: true, verbose: 0 });
+    const fitSeconds = (Date.now() - t1) / 1000;
+    const pred = head.predict(xTest).argMax(-1).dataSync();
+    const acc = yTest.filter((y, i) => pred[i] === y).length / yTest.length;
+    results.push({ accuracy: acc, imagesPerSecond: (50 * trainFiles.length) / fitSeconds, seconds: embedSeconds + fitSeconds });
+    head.dispose();
+  }
+  return results;
+}
+
+const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const rows = [];
+const only = args.only ? args.only.split(',') : null;
+if (!only || only.includes('teachable')) {
+  const r = await runTeachable(SEEDS);
+  rows.push({ name: 'Teachable Machine-style (TF.js reference)', runs: r });
+}
+for (const [name, options] of Object.entries(STRATEGIES)) {
+  if (only && !only.some((o) => name.startsWith(o))) continue;
+  const runs = [];
+  for (const seed of SEEDS) runs.push(await runWebtune(options, seed));
+  rows.push({ name, options, runs });
+  if (!args.json) process.stderr.write(`${name}: ${runs.map((r) => r.accuracy.toFixed(3)).join(' ')}\n`);
+}
+
+const table = rows.map((r) => ({
+  name: r.name, accuracy: mean(r.runs.map((x) => x.accuracy)), perSeed: r.runs.map((x) => x.accuracy),
+  imagesPerSecond: mean(r.runs.map((x) => x.imagesPerSecond)), seconds: mean(r.runs.map((x) => x.seconds)), options: r.options,
+}));
+if (args.json) {
+  process.stdout.write(`${JSON.stringify({ machine: `${os.cpus()[0].model}, ${os.cpus().length} cores`, variant: caps.variant, threads: caps.threads, seeds: SEEDS, table })}\n`);
+} else {
+  console.log(`flowers: ${train.labels.length} classes, ${train.labels.reduce((s, l) => s + train.files[l].length, 0)} training photos, ${testItems.length} test photos; seeds ${SEEDS.join(', ')}`);
+  console.log(`webtune ${caps.variant}, ${caps.threads} threads; ${os.cpus()[0].model}, ${os.cpus().length} cores\n`);
+  console.log('| strategy | test accuracy (mean) | per seed | training images/s | wall time per run (s) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of table) {
+    console.log(`| ${r.name} | ${(r.accuracy * 100).toFixed(1)}% | ${r.perSeed.map((a) => (a * 100).toFixed(0)).join(' / ')} | ${r.imagesPerSecond.toFixed(0)} | ${r.seconds.toFixed(1)} |`);
+  }
+}
+await webtune.terminate();

@@ -1,0 +1,18 @@
+// defaults.js: what train() does with no options (the API and the CLI share it). Chosen for a
+// person with a few dozen photos per class: the backbone frozen and its embeddings cached, each
+// photo seen in several augmented views, a linear head with dropout and label smoothing.
+// docs/strategies.md shows the comparison behind this choice.
+export const defaultTrainOptions = Object.freeze({
+  strategy: 'head',
+  epochs: 50,
+  batchSize: 16,
+  learningRate: 1e-3,
+  cacheViews: 8,
+  augment: Object.freeze({ crop: 0.6, aspect: 0.25, flip: true, rotation: 10, brightness: 0.2, contrast: 0.2, saturation: 0.2 }),
+  labelSmoothing: 0.1,
+  validationSplit: 0,
+});
+
+// The CLI holds out 15% of each class so its summary can report validation accuracy (and keeps
+// the weights of the best epoch on it).
+export const cliTrainOptions = Object.freeze({ ...defaultTrainOptions, validationSplit: 0.15 });
