@@ -268,3 +268,6 @@ EMSCRIPTEN_KEEPALIVE int wtjs_predict_u8(wt_net* net, int logits, float scale, f
 
 EMSCRIPTEN_KEEPALIVE double wtjs_dataset_bytes(const wt_dataset* ds) { return (double)wt_dataset_bytes(ds); }
 EMSCRIPTEN_KEEPALIVE double wtjs_heap_bytes(void) { return (double)__builtin_wasm_memory_size(0) * 65536.0; }
+
+/* Failure-isolation tests only: aborts the module as a crash inside webtune would. */
+EMSCRIPTEN_KEEPALIVE void wtjs_abort_for_testing(void) { abort(); }

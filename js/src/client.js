@@ -318,6 +318,9 @@ export function createApi(platform) {
 
   function capabilities() { return session ? session.capabilities : null; }
 
+  /** Tests of failure isolation only: kind 'abort' aborts the wasm module, 'exit' ends the worker. */
+  async function crashForTesting(kind) { return call('crashForTesting', { kind }); }
+
   /** Stops the worker. Classifiers are gone; a later call starts a fresh one. */
   async function terminate() {
     if (starting) await starting.catch(() => {});
@@ -328,5 +331,5 @@ export function createApi(platform) {
     await s.rpc.worker.terminate();
   }
 
-  return { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate, WebtuneError };
+  return { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate, crashForTesting, WebtuneError };
 }

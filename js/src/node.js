@@ -84,7 +84,7 @@ async function backboneArgs(b) {
 
 const api = createApi({ environment: 'node', choose, spawn, toImage, bytesOf, backboneArgs });
 
-export const { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate } = api;
+export const { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate, crashForTesting } = api;
 export { WebtuneError };
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;

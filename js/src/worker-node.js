@@ -46,4 +46,4 @@ const enginePromise = (async () => {
 enginePromise.catch(() => {}); // reported per request
 
 const post = (msg, transfer) => parentPort.postMessage(msg, transfer);
-parentPort.on('message', createHandler(enginePromise, post, () => new Promise((r) => setImmediate(r))));
+parentPort.on('message', createHandler(enginePromise, post, () => new Promise((r) => setImmediate(r)), () => process.exit(70)));

@@ -22,7 +22,14 @@ const OPS = {
   save: (e, a) => e.save(a.id, a.options ?? {}),
   dispose: (e, a) => e.dispose(a.id),
   memory: (e) => ({ heapBytes: e.M._wtjs_heap_bytes() }),
+  // for tests of failure isolation only: 'abort' aborts the wasm module, 'exit' ends the worker
+  crashForTesting: (e, a, ctx) => (a.kind === 'exit' ? ctx.exit() : e.M._wtjs_abort_for_testing()),
 };
+
+/** Errors after which the module cannot be used again: the worker reports them and ends. */
+function isFatal(e) {
+  return (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) || /^Aborted\(/.test(e?.message ?? '');
+}
 
 function transferables(value, out = [], seen = new Set()) {
   if (!value || typeof value !== 'object' || seen.has(value)) return out;
@@ -44,7 +51,7 @@ function transferables(value, out = [], seen = new Set()) {
  * @param {() => Promise<void>} yieldNow  lets queued messages (an abort) run
  * @returns {(msg: object) => void} the message handler (install it synchronously)
  */
-export function createHandler(enginePromise, post, yieldNow) {
+export function createHandler(enginePromise, post, yieldNow, exit = () => globalThis.close?.()) {
   return async (msg) => {
     const { id, op, args } = msg;
     let engine;
@@ -61,9 +68,16 @@ export function createHandler(enginePromise, post, yieldNow) {
     const fn = OPS[op];
     try {
       if (!fn) throw Object.assign(new Error(`webtune worker: unknown op ${op}`), { code: 'WT_ERR_INVALID_ARGUMENT' });
-      const result = await fn(engine, args ?? {}, { id, event: (event) => post({ id, event }), yieldNow });
+      const result = await fn(engine, args ?? {}, { id, event: (event) => post({ id, event }), yieldNow, exit });
       post({ id, ok: true, result }, transferables(result));
     } catch (e) {
+      if (isFatal(e)) {
+        // the wasm module is unusable (aborted, or a trap): fail this call, then end the worker so
+        // the caller's next call starts a fresh one
+        post({ id, ok: false, fatal: true, error: { code: 'WT_ERR_MODULE_ABORTED', message: `webtune: the wasm module stopped (${e.message}); the next call starts a fresh one` } });
+        exit();
+        return;
+      }
       post({ id, ok: false, error: { code: e.code ?? 'WT_ERR_INTERNAL', message: e.message ?? String(e) } });
     }
   };
