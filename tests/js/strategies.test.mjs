@@ -1,0 +1,193 @@
+// strategies.test.mjs: every fine-tuning strategy through the public API on real flower photos and
+// the real MobileNet v2 backbone: each beats the untrained head on held-out photos; exactly the
+// layers a strategy should train change (frozen ones stay bit-identical, batch-norm statistics
+// included); domain adaptation helps on a shifted domain; seeds make runs repeatable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as webtune from '../../js/src/node.js';
+import { loadCoreNode } from '../../js/src/core-node.js';
+import { loadModel } from '../../js/src/models.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shared = process.env.WT_SHARED_DIR ?? path.resolve(root, '..', 'shared');
+const flowers = path.join(shared, 'datasets', 'flowers');
+const CLASSES = ['daisy', 'roses', 'sunflowers'];
+const files = (split, c, n, from = 0) => readdirSync(path.join(flowers, split, c)).sort().slice(from, from + n).map((f) => path.join(flowers, split, c, f));
+
+// every parameter of a model file by name (the shipped backbone, or a saved classifier)
+const core = await loadCoreNode('st');
+const ctx = core.callOutInt('wtjs_context_create', 1, 0);
+function params(bytes) {
+  const { net } = loadModel(core, ctx, bytes);
+  const out = new Map();
+  const n = core.module._wt_net_param_count(net);
+  for (let i = 0; i < n; i++) {
+    const name = core.module.UTF8ToString(core.module._wtjs_param_name(net, i));
+    out.set(name, core.readFloats('wt_net_param_read', core.module._wtjs_param_count_floats(net, i), net, i));
+  }
+  core.module._wt_net_destroy(net);
+  return out;
+}
+const backbone = params(readFileSync(path.join(root, 'js', 'dist', 'models', 'mobilenet_v2_0.35_224.webtune')));
+const same = (a, b) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+async function classifier() {
+  const clf = await webtune.createClassifier({ labels: CLASSES });
+  for (const c of CLASSES) await clf.addExamples(c, files('train', c, 16));
+  return clf;
+}
+
+/** Names of backbone parameters that changed, and whether the head changed. */
+async function changes(clf) {
+  const trained = params(await clf.save());
+  const changed = [];
+  for (const [name, v] of backbone) if (!same(v, trained.get(name))) changed.push(name);
+  return changed;
+}
+
+const common = { epochs: 6, batchSize: 8, validationSplit: 0.25, seed: 5, augment: false, cacheViews: 1 };
+let untrained;
+
+test('the untrained head is near chance on the held-out photos', async () => {
+  const clf = await classifier();
+  const r = await clf.train({ ...common, epochs: 1, learningRate: 1e-12 });
+  untrained = r.valAccuracy;
+  assert.ok(untrained < 0.7, `untrained ${untrained}`);
+  await clf.dispose();
+});
+
+const cases = [
+  { name: 'head', options: { strategy: 'head', epochs: 30 }, check: (ch) => assert.deepEqual(ch, [], 'the backbone is bit-identical') },
+  {
+    name: 'top:2', options: { strategy: 'top:2', learningRate: 1e-3 },
+    check: (ch) => {
+      assert.ok(ch.length > 0 && ch.every((n) => /^(block_16_|Conv_1)/.test(n)), `only the last two blocks change: ${ch.join(' ')}`);
+      assert.ok(ch.some((n) => n.startsWith('block_16_') && n.endsWith('/weight')) && ch.some((n) => n.startsWith('Conv_1/')), ch.join(' '));
+      assert.ok(!ch.some((n) => /moving_(mean|variance)/.test(n)), 'frozen batch-norm statistics stay (batch norms stay in inference mode)');
+    },
+  },
+  {
+    name: 'layers:batchnorm', options: { strategy: 'layers:batchnorm', learningRate: 3e-3 },
+    check: (ch) => assert.ok(ch.length > 0 && ch.every((n) => /\/(gamma|beta)$/.test(n)), `only gamma/beta change: ${ch.slice(0, 5).join(' ')}`),
+  },
+  {
+    name: 'full', options: { strategy: 'full', learningRate: 5e-4 },
+    check: (ch) => assert.ok(ch.includes('Conv1/weight') && ch.includes('block_8_project/weight') && ch.includes('Conv_1/weight'), 'every block changes'),
+  },
+  {
+    name: 'full, batch statistics', options: { strategy: 'full', learningRate: 5e-4, batchNorm: 'batch' },
+    check: (ch) => assert.ok(ch.includes('bn_Conv1/moving_mean'), 'unfrozen batch norms on batch statistics update their moving averages'),
+  },
+  {
+    name: 'two-phase top:2', options: { strategy: 'top:2', twoPhase: { headEpochs: 4 }, epochs: 8 },
+    check: (ch) => assert.ok(ch.length > 0 && ch.every((n) => /^(block_16_|Conv_1)/.test(n)), ch.join(' ')),
+  },
+];
+
+for (const c of cases) {
+  test(`strategy ${c.name}: beats the untrained head and changes exactly its layers`, async () => {
+    const clf = await classifier();
+    const events = [];
+    const r = await clf.train({ ...common, ...c.options, onProgress: (p) => events.push(p) });
+    assert.ok(r.valAccuracy > untrained + 0.2 && r.valAccuracy >= 0.75, `${c.name}: validation ${r.valAccuracy} vs untrained ${untrained}`);
+    if (c.options.twoPhase) assert.deepEqual([...new Set(events.map((e) => e.stage))], ['head', 'finetune']);
+    c.check(await changes(clf));
+    await clf.dispose();
+  });
+}
+
+test('a seed makes a single-thread run repeatable bit for bit; threads change results only by rounding', async () => {
+  const run = async () => {
+    const clf = await classifier();
+    await clf.train({ ...common, strategy: 'top:1', epochs: 2, augment: true, seed: 9 });
+    const out = params(await clf.save());
+    await clf.dispose();
+    return out;
+  };
+  await webtune.terminate();
+  await webtune.init({ threads: false });
+  const a = await run();
+  const b = await run();
+  for (const [name, v] of a) assert.ok(same(v, b.get(name)), `${name} differs between two single-thread runs`);
+  await webtune.terminate();
+  const caps = await webtune.init({ threads: 2 });
+  assert.equal(caps.variant, 'mt');
+  const m = await run();
+  let worst = 0;
+  for (const [name, v] of a) {
+    const w = m.get(name);
+    for (let i = 0; i < v.length; i++) worst = Math.max(worst, Math.abs(v[i] - w[i]) / Math.max(1e-2, Math.abs(v[i])));
+  }
+  assert.ok(worst < 1e-2, `threads changed a weight by ${worst} (relative)`);
+});
+
+/** A strong colour cast and blur: the target domain of the adaptation test. */
+function shift(rgb, w, h) {
+  const out = new Uint8Array(rgb.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        let k = 0;
+        for (let dy = -2; dy <= 2; dy++) {
+          for (let dx = -2; dx <= 2; dx++) {
+            const yy = Math.min(h - 1, Math.max(0, y + dy));
+            const xx = Math.min(w - 1, Math.max(0, x + dx));
+            s += rgb[(yy * w + xx) * 3 + c];
+            k++;
+          }
+        }
+        const v = s / k;
+        out[(y * w + x) * 3 + c] = c === 0 ? Math.min(255, v * 0.5 + 120) : c === 1 ? v * 0.8 : v * 0.4; // orange cast
+      }
+    }
+  }
+  return { data: out, width: w, height: h };
+}
+
+test('domain adaptation (DANN, AdaBN) raises accuracy on a colour-shifted, blurred target domain over seeds', async () => {
+  // source: labelled photos; target: other photos of the same classes, shifted, labels withheld
+  const probe = await classifier(); // only to turn photos into 224x224 RGB examples
+  const ex = await probe.exportExamples();
+  await probe.dispose();
+  const targetTrain = []; // unlabelled
+  const targetTest = []; // labelled, for scoring only
+  const conv = await webtune.createClassifier({ labels: CLASSES });
+  for (const c of CLASSES) {
+    await conv.addExamples(c, [...files('train', c, 10, 20), ...files('test', c, 12)]);
+  }
+  const all = (await conv.exportExamples()).examples;
+  await conv.dispose();
+  const perClass = {};
+  for (const e of all) {
+    perClass[e.label] = (perClass[e.label] ?? 0) + 1;
+    const img = shift(e.data, 224, 224);
+    if (perClass[e.label] <= 10) targetTrain.push(img);
+    else targetTest.push({ image: img, label: e.label });
+  }
+  const scores = { none: [], adabn: [], dann: [] };
+  for (const seed of [1, 2, 3]) {
+    for (const [mode, extra] of Object.entries({
+      none: {}, adabn: { adaBN: true }, dann: { domainAdaptation: 0.3 },
+    })) {
+      const clf = await webtune.createClassifier({ labels: CLASSES });
+      for (const e of ex.examples) await clf.addExample(e.label, { data: e.data, width: 224, height: 224 });
+      if (mode !== 'none') await clf.addUnlabeled(targetTrain);
+      await clf.train({ strategy: 'top:2', epochs: 5, batchSize: 8, learningRate: 1e-3, augment: false, seed, ...extra });
+      scores[mode].push((await clf.evaluate(targetTest)).accuracy);
+      await clf.dispose();
+    }
+  }
+  const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  console.log(`target-domain accuracy over seeds: none ${scores.none.map((x) => x.toFixed(3))}, AdaBN ${scores.adabn.map((x) => x.toFixed(3))}, DANN ${scores.dann.map((x) => x.toFixed(3))}`);
+  assert.ok(mean(scores.dann) > mean(scores.none), `DANN ${mean(scores.dann)} vs none ${mean(scores.none)}`);
+  assert.ok(mean(scores.adabn) > mean(scores.none), `AdaBN ${mean(scores.adabn)} vs none ${mean(scores.none)}`);
+});
+
+test.after(async () => {
+  core.module._wt_context_destroy(ctx);
+  await webtune.terminate();
+});
