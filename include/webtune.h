@@ -183,6 +183,15 @@ wt_status wt_net_node_state(const wt_net* net, int node, int* trainable, float* 
  * backward needs them (above the lowest trainable layer). Planning again (for a new batch size or
  * after freezing/unfreezing) keeps parameters and frees the old buffers. */
 wt_status wt_net_plan(wt_net* net, int max_batch);
+/* Memory saving. Off (the default), every node's output stays readable after a forward pass and
+ * every buffer is the node's own. On, wt_net_plan shares buffers between outputs (and between
+ * gradients) whose lifetimes do not overlap: outputs stay readable only for nodes nothing reads
+ * (the net's outputs), nodes marked with wt_net_keep_output, and inputs of layers that
+ * back-propagate; wt_net_read_output and wt_net_add_output_grad on other nodes are WT_ERR_STATE.
+ * Both take effect at the next wt_net_plan. An inference plan of MobileNet v2 then needs a few
+ * layers' worth of activations instead of all of them. */
+wt_status wt_net_set_memory_saving(wt_net* net, int save);
+wt_status wt_net_keep_output(wt_net* net, int node, int keep);
 /* Bytes allocated by the plan (parameters, gradients, activations, scratch). */
 size_t wt_net_planned_bytes(const wt_net* net);
 
@@ -628,10 +637,11 @@ wt_status wt_dataset_remove(wt_dataset* ds, int index);
  * Training a classifier: a backbone net cut at its embedding plus a new head, trained on a
  * dataset with one of the fine-tuning strategies.
  * ------------------------------------------------------------------------------------------- */
-/* Appends a classification head to net: [dropout (if rate > 0)] -> dense(n_classes, bias) reading
- * node `embedding` ([N,1,1,D]); *logits_node gets the dense node. The dense weights start
- * Glorot-uniform from the context seed, named "head/dense" ("head/dropout"). */
-wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate,
+/* Appends a classification head to net: [dropout (if rate > 0)] -> [dense(hidden, bias) -> relu
+ * (if hidden > 0)] -> dense(n_classes, bias), reading node `embedding` ([N,1,1,D]); *logits_node
+ * gets the last dense node. Weights start Glorot-uniform from the context seed; nodes are named
+ * "head/dropout", "head/hidden", "head/relu", "head/dense". */
+wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate, int hidden,
                                      int* logits_node);
 
 /* How much of the backbone trains. Frozen layers keep bit-identical weights and statistics and get

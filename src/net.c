@@ -522,42 +522,198 @@ static size_t node_workspace_floats(const wt_net* net, const wt_node* nd, int ba
     }
 }
 
+/* A buffer the planner places: `bytes` long, alive over node times [first, last]. */
+typedef struct plan_buf {
+    size_t bytes;
+    int first, last;
+    size_t offset;
+} plan_buf;
+
+static int by_size_desc(const void* a, const void* b) {
+    const plan_buf* x = *(plan_buf* const*)a;
+    const plan_buf* y = *(plan_buf* const*)b;
+    return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+/* Greedy offset assignment (largest first, lowest free address among buffers alive at the same
+ * time), the scheme of TFLite's arena planner. Returns the arena size. */
+static size_t place_buffers(plan_buf* bufs, int n) {
+    if (n == 0) return 0;
+    plan_buf** order = (plan_buf**)malloc((size_t)n * sizeof(*order));
+    plan_buf** placed = (plan_buf**)malloc((size_t)n * sizeof(*placed));
+    if (!order || !placed) {
+        free(order);
+        free(placed);
+        return (size_t)-1;
+    }
+    for (int i = 0; i < n; i++) order[i] = &bufs[i];
+    qsort(order, (size_t)n, sizeof(*order), by_size_desc);
+    size_t total = 0;
+    int n_placed = 0;
+    for (int k = 0; k < n; k++) {
+        plan_buf* b = order[k];
+        size_t offset = 0;
+        for (int again = 1; again;) { /* move past every time-overlapping buffer in the way */
+            again = 0;
+            for (int j = 0; j < n_placed; j++) {
+                const plan_buf* o = placed[j];
+                if (o->last < b->first || o->first > b->last) continue;
+                if (offset < o->offset + o->bytes && o->offset < offset + b->bytes) {
+                    offset = o->offset + o->bytes;
+                    again = 1;
+                }
+            }
+        }
+        b->offset = offset;
+        placed[n_placed++] = b;
+        if (offset + b->bytes > total) total = offset + b->bytes;
+    }
+    free(order);
+    free(placed);
+    return total;
+}
+
 wt_status wt_net_plan(wt_net* net, int max_batch) {
     if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_plan: net is NULL");
     if (max_batch < 1 || max_batch > 65536)
         return wt_fail(WT_ERR_SHAPE, "wt_net_plan: max_batch %d is not in 1..65536", max_batch);
     free_plan(net);
+    int n = net->n_nodes;
 
-    char* needs_grad = (char*)calloc((size_t)net->n_nodes, 1);
-    if (!needs_grad) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    char* needs_grad = (char*)calloc((size_t)n, 1);
+    int* last_use = (int*)malloc((size_t)n * sizeof(int));
+    plan_buf* act_bufs = (plan_buf*)calloc((size_t)n, sizeof(plan_buf));
+    plan_buf* grad_bufs = (plan_buf*)calloc((size_t)n, sizeof(plan_buf));
+    int* grad_slot = (int*)malloc((size_t)n * sizeof(int));
+    if (!needs_grad || !last_use || !act_bufs || !grad_bufs || !grad_slot) {
+        free(needs_grad);
+        free(last_use);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    }
     mark_needs_grad(net, needs_grad);
 
-    /* Sizes first (in floats, each buffer rounded up for alignment), then one allocation per
-     * role, then pointers into them. */
-    size_t act = 0, grad = 0, ws = 0, mask_bytes = 0;
-    for (int i = 0; i < net->n_nodes; i++) {
+    /* Lifetimes in node order. A node's output lives until its last reader; it stays for good if
+     * memory saving is off, if it is kept (wt_net_keep_output), if nothing reads it (an output of
+     * the net), or if a reader's backward pass needs it (every layer that back-propagates reads
+     * its input). Its gradient lives from its last reader's backward down to its own. */
+    for (int i = 0; i < n; i++) last_use[i] = i;
+    char* persist = (char*)calloc((size_t)n, 1);
+    if (!persist) {
+        free(needs_grad);
+        free(last_use);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    }
+    for (int j = 1; j < n; j++) {
+        const wt_node* nd = &net->nodes[j];
+        int ins[2] = { nd->desc.input, nd->desc.type == WT_LAYER_ADD ? nd->desc.input2 : -1 };
+        for (int k = 0; k < 2; k++) {
+            if (ins[k] < 0) continue;
+            if (j > last_use[ins[k]]) last_use[ins[k]] = j;
+            if (needs_grad[j]) persist[ins[k]] = 1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        wt_node* nd = &net->nodes[i];
+        int own = !net->save_memory || nd->keep_output || last_use[i] == i;
+        if (own) persist[i] = 1;
+        nd->out_shared = !persist[i];
+        nd->grad_zero_at = own ? -1 : last_use[i];
+    }
+    /* In place (memory saving only): a ReLU/ReLU6, or a batch norm that always uses its stored
+     * statistics, overwrites its input when it is that input's only reader. ReLU's backward mask is
+     * the same from its output; such a batch norm back-propagates from its output
+     * (wt_batchnorm_backward_frozen_out). So conv -> BN -> ReLU6 needs one buffer, not three. */
+    int* owner = last_use; /* reused: last_use is folded into `end` below */
+    int* end = (int*)malloc((size_t)n * sizeof(int));
+    int* readers = (int*)calloc((size_t)n, sizeof(int));
+    if (!end || !readers) {
+        free(end);
+        free(readers);
+        free(persist);
+        free(needs_grad);
+        free(last_use);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    }
+    for (int j = 1; j < n; j++) {
+        const wt_node* nd = &net->nodes[j];
+        readers[nd->desc.input]++;
+        if (nd->desc.type == WT_LAYER_ADD) readers[nd->desc.input2]++;
+    }
+    for (int i = 0; i < n; i++) end[i] = persist[i] ? n : last_use[i];
+    for (int j = 0; j < n; j++) {
+        wt_node* nd = &net->nodes[j];
+        nd->in_place = 0;
+        owner[j] = j;
+        if (j == 0 || !net->save_memory) continue;
+        int i = nd->desc.input;
+        int kind_ok = nd->desc.type == WT_LAYER_RELU || nd->desc.type == WT_LAYER_RELU6 ||
+                      (nd->desc.type == WT_LAYER_BATCHNORM && (!nd->trainable || nd->bn_mode == WT_BN_FROZEN));
+        if (kind_ok && i != 0 && readers[i] == 1 && !net->nodes[i].keep_output) {
+            nd->in_place = 1;
+            owner[j] = owner[i];
+            net->nodes[i].out_shared = 1; /* overwritten */
+        }
+    }
+    for (int j = n - 1; j >= 0; j--)
+        if (owner[j] != j && end[j] > end[owner[j]]) end[owner[j]] = end[j];
+    free(readers);
+
+    /* Sizes first (in bytes, each buffer rounded up for alignment), then placement, then one
+     * allocation per role. */
+    size_t small = 0, param_grads = 0, ws = 0, mask_bytes = 0;
+    int n_grad = 0;
+    for (int i = 0; i < n; i++) {
         const wt_node* nd = &net->nodes[i];
-        size_t elems = (size_t)max_batch * node_elems(nd);
-        act += round_up(elems, ALIGN_FLOATS);
-        if (needs_grad[i]) grad += round_up(elems, ALIGN_FLOATS);
-        if (nd->desc.type == WT_LAYER_BATCHNORM) act += 2 * round_up((size_t)nd->c, ALIGN_FLOATS);
-        if (nd->desc.type == WT_LAYER_DROPOUT) mask_bytes += round_up(elems, 64);
+        size_t bytes = round_up((size_t)max_batch * node_elems(nd), ALIGN_FLOATS) * sizeof(float);
+        act_bufs[i] = (plan_buf){ owner[i] == i ? bytes : 0, i, end[i], 0 };
+        grad_slot[i] = -1;
+        if (needs_grad[i]) {
+            grad_bufs[n_grad] = (plan_buf){ bytes, i, nd->grad_zero_at < 0 ? n : nd->grad_zero_at, 0 };
+            grad_slot[i] = n_grad++;
+        }
+        if (nd->desc.type == WT_LAYER_BATCHNORM) small += 2 * round_up((size_t)nd->c, ALIGN_FLOATS);
+        if (nd->desc.type == WT_LAYER_DROPOUT) mask_bytes += round_up((size_t)max_batch * node_elems(nd), 64);
         size_t w = node_workspace_floats(net, nd, max_batch);
         if (w > ws) ws = w;
     }
     for (int i = 0; i < net->n_params; i++) {
         const wt_param* p = &net->params[i];
         if (!p->is_state && has_trainable_params(net, &net->nodes[p->node]))
-            grad += round_up(p->count, ALIGN_FLOATS);
+            param_grads += round_up(p->count, ALIGN_FLOATS);
     }
     ws = round_up(ws, ALIGN_FLOATS);
-    size_t act_bytes = (act + ws) * sizeof(float) + mask_bytes;
-    size_t grad_bytes = grad * sizeof(float);
+    size_t act_pool = place_buffers(act_bufs, n);
+    size_t grad_pool = place_buffers(grad_bufs, n_grad);
+    for (int i = 0; i < n; i++) act_bufs[i].offset = act_bufs[owner[i]].offset;
+    free(persist);
+    free(end);
+    free(last_use);
+    if (act_pool == (size_t)-1 || grad_pool == (size_t)-1) {
+        free(needs_grad);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    }
+    size_t act_bytes = act_pool + (small + ws) * sizeof(float) + mask_bytes;
+    size_t grad_bytes = grad_pool + param_grads * sizeof(float);
 
     net->act_arena = aligned_alloc(64, round_up(act_bytes ? act_bytes : 64, 64));
     net->grad_arena = grad_bytes ? aligned_alloc(64, round_up(grad_bytes, 64)) : NULL;
     if (!net->act_arena || (grad_bytes && !net->grad_arena)) {
         free(needs_grad);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
         free_plan(net);
         return wt_fail(WT_ERR_OUT_OF_MEMORY,
                        "wt_net_plan: could not allocate %zu MB for batch %d; try a smaller batch",
@@ -566,17 +722,16 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     memset(net->act_arena, 0, act_bytes);
     if (grad_bytes) memset(net->grad_arena, 0, grad_bytes);
 
-    float* a = (float*)net->act_arena;
-    float* g = (float*)net->grad_arena;
-    for (int i = 0; i < net->n_nodes; i++) {
+    char* a0 = (char*)net->act_arena;
+    char* g0 = (char*)net->grad_arena;
+    for (int i = 0; i < n; i++) {
         wt_node* nd = &net->nodes[i];
-        size_t elems = (size_t)max_batch * node_elems(nd);
-        nd->out = a;
-        a += round_up(elems, ALIGN_FLOATS);
-        if (needs_grad[i]) {
-            nd->d_out = g;
-            g += round_up(elems, ALIGN_FLOATS);
-        }
+        nd->out = (float*)(a0 + act_bufs[i].offset);
+        if (grad_slot[i] >= 0) nd->d_out = (float*)(g0 + grad_bufs[grad_slot[i]].offset);
+    }
+    float* a = (float*)(a0 + act_pool);
+    for (int i = 0; i < n; i++) {
+        wt_node* nd = &net->nodes[i];
         if (nd->desc.type == WT_LAYER_BATCHNORM) {
             nd->save_mean = a;
             a += round_up((size_t)nd->c, ALIGN_FLOATS);
@@ -588,13 +743,14 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     net->ws_floats = ws;
     a += ws;
     uint8_t* m = (uint8_t*)a;
-    for (int i = 0; i < net->n_nodes; i++) {
+    for (int i = 0; i < n; i++) {
         wt_node* nd = &net->nodes[i];
         if (nd->desc.type == WT_LAYER_DROPOUT) {
             nd->keep = m;
             m += round_up((size_t)max_batch * node_elems(nd), 64);
         }
     }
+    float* g = (float*)(g0 + grad_pool);
     for (int i = 0; i < net->n_params; i++) {
         wt_param* p = &net->params[i];
         if (!p->is_state && has_trainable_params(net, &net->nodes[p->node])) {
@@ -603,10 +759,28 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
         }
     }
     free(needs_grad);
+    free(act_bufs);
+    free(grad_bufs);
+    free(grad_slot);
     net->max_batch = max_batch;
     net->planned = 1;
     net->plan_generation++;
     net->planned_bytes = act_bytes + grad_bytes;
+    return WT_OK;
+}
+
+wt_status wt_net_set_memory_saving(wt_net* net, int save) {
+    if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_set_memory_saving: net is NULL");
+    if (net->save_memory != (save != 0)) free_plan(net);
+    net->save_memory = save != 0;
+    return WT_OK;
+}
+
+wt_status wt_net_keep_output(wt_net* net, int node, int keep) {
+    wt_status st = check_node(net, node, "wt_net_keep_output");
+    if (st) return st;
+    if (net->nodes[node].keep_output != (keep != 0)) free_plan(net);
+    net->nodes[node].keep_output = keep != 0;
     return WT_OK;
 }
 
@@ -735,10 +909,10 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_forward: the input contains NaN or infinity");
     memcpy(net->nodes[0].out, input, n_in * sizeof(float));
     for (int i = 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
-    /* fresh output gradients for this pass */
+    /* fresh output gradients for this pass (shared ones are zeroed during backward) */
     for (int i = 1; i < net->n_nodes; i++) {
         wt_node* nd = &net->nodes[i];
-        if (nd->d_out) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
+        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
     }
     net->batch = batch;
     net->forward_training = training != 0;
@@ -767,7 +941,7 @@ wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int ba
     for (int i = node + 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
     for (int i = 1; i < net->n_nodes; i++) {
         wt_node* nd = &net->nodes[i];
-        if (nd->d_out) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
+        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
     }
     net->batch = batch;
     net->forward_training = training != 0;
@@ -782,6 +956,10 @@ wt_status wt_net_read_output(const wt_net* net, int node, float* dst, size_t cou
     if (st) return st;
     if (!dst) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_read_output: dst is NULL");
     if (!net->batch) return wt_fail(WT_ERR_STATE, "wt_net_read_output: no forward pass has run");
+    if (net->nodes[node].out_shared || node < net->forward_from)
+        return wt_fail(WT_ERR_STATE,
+                       "wt_net_read_output: the output of '%s' is not kept (memory saving shares its buffer); "
+                       "call wt_net_keep_output before planning", net->nodes[node].name);
     size_t n = (size_t)net->batch * node_elems(&net->nodes[node]);
     if (count != n)
         return wt_fail(WT_ERR_SHAPE, "wt_net_read_output: node '%s' holds %zu floats for batch %d, not %zu",
@@ -801,6 +979,9 @@ static wt_status check_grad_target(const wt_net* net, int node, const char* fn) 
     if (!net->nodes[node].d_out)
         return wt_fail(WT_ERR_STATE, "%s: node '%s' has nothing trainable at or below it", fn,
                        net->nodes[node].name);
+    if (net->nodes[node].grad_zero_at >= 0)
+        return wt_fail(WT_ERR_STATE, "%s: node '%s' is not kept (memory saving); call wt_net_keep_output before planning",
+                       fn, net->nodes[node].name);
     return WT_OK;
 }
 
@@ -897,7 +1078,11 @@ static void backward_node(wt_net* net, wt_node* nd, int batch) {
         const float* gamma = param_data(net, nd, WT_PARAM_GAMMA);
         float* d_gamma = param_grad(net, nd, WT_PARAM_GAMMA);
         float* d_beta = param_grad(net, nd, WT_PARAM_BETA);
-        if (nd->used_batch_stats)
+        if (nd->in_place)
+            wt_batchnorm_backward_frozen_out(pool, d_in, d_gamma, d_beta, nd->d_out, nd->out, gamma,
+                                             param_data(net, nd, WT_PARAM_BETA),
+                                             param_data(net, nd, WT_PARAM_MOVING_VARIANCE), &bd);
+        else if (nd->used_batch_stats)
             wt_batchnorm_backward_train(pool, d_in, d_gamma, d_beta, nd->d_out, in->out, gamma, nd->save_mean,
                                         nd->save_invstd, &bd);
         else
@@ -944,6 +1129,12 @@ wt_status wt_net_backward(wt_net* net) {
                        "(call wt_net_softmax_xent or wt_net_add_output_grad; backward runs once per forward)");
     /* after wt_net_forward_from(node), nodes at or below it hold no activations of this pass */
     for (int i = net->n_nodes - 1; i > net->forward_from; i--) {
+        /* a shared gradient buffer starts at zero when its last reader's backward comes up */
+        for (int k = 0; k < i; k++) {
+            wt_node* src = &net->nodes[k];
+            if (src->d_out && src->grad_zero_at == i)
+                memset(src->d_out, 0, (size_t)net->batch * node_elems(src) * sizeof(float));
+        }
         wt_node* nd = &net->nodes[i];
         if (nd->d_out) backward_node(net, nd, net->batch);
     }
@@ -951,7 +1142,7 @@ wt_status wt_net_backward(wt_net* net) {
     /* the output gradients are consumed: a second backward needs a new forward pass */
     for (int i = 1; i < net->n_nodes; i++) {
         wt_node* nd = &net->nodes[i];
-        if (nd->d_out) memset(nd->d_out, 0, (size_t)net->batch * node_elems(nd) * sizeof(float));
+        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)net->batch * node_elems(nd) * sizeof(float));
     }
     return WT_OK;
 }

@@ -43,6 +43,11 @@ typedef struct wt_node {
     /* what the last forward pass did, so backward takes the matching path */
     int used_batch_stats;
     int used_dropout;
+    int keep_output;     /* wt_net_keep_output: the output stays readable under memory saving */
+    int out_shared;      /* planned: the output buffer is shared (not readable after the pass) */
+    int in_place;        /* planned: the layer overwrites its input's buffer (memory saving) */
+    int grad_zero_at;    /* planned: -1 = output and gradient buffers are the node's own; otherwise
+                            they are shared, and the gradient is zeroed when backward reaches this node */
 } wt_node;
 
 struct wt_net {
@@ -66,6 +71,7 @@ struct wt_net {
     int forward_training;
     int grads_pending;   /* output gradients were set since the last forward */
     int forward_from;    /* node the last pass started after (0: the input) */
+    int save_memory;     /* wt_net_set_memory_saving */
     int bn_recalibrate;  /* > 0: every batch norm folds this pass into its moving statistics as
                             batch number bn_recalibrate of a running mean (AdaBN); set by the trainer */
     uint64_t forward_count;

@@ -124,6 +124,13 @@ void wt_batchnorm_backward_train_ref(float* d_in, float* d_gamma, float* d_beta,
 void wt_batchnorm_forward_frozen(wt_pool* pool, float* out, const float* in, const float* gamma,
                                  const float* beta, const float* mean, const float* var,
                                  const wt_bn_dims* d);
+/* Frozen backward from the layer's output (for in-place batch norm): see batchnorm_simd.c. */
+void wt_batchnorm_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out,
+                                          const float* out, const float* gamma, const float* beta,
+                                          const float* var, const wt_bn_dims* d);
+void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
+                                      const float* d_out, const float* out, const float* gamma,
+                                      const float* beta, const float* var, const wt_bn_dims* d);
 void wt_batchnorm_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
                                   const float* d_out, const float* in, const float* gamma,
                                   const float* mean, const float* var, const wt_bn_dims* d);

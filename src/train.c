@@ -457,6 +457,9 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     }
     st = apply_strategy(net, embedding_node, &d);
     if (st) goto fail;
+    /* share activation and gradient buffers; the trainer reads only the embedding and the outputs */
+    wt_net_set_memory_saving(net, 1);
+    wt_net_keep_output(net, embedding_node, 1);
     int plan_batch = tr->domain_first ? 2 * batch : batch;
     st = wt_net_plan(net, plan_batch);
     if (st) goto fail;
@@ -833,7 +836,7 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
 /* Head and prediction                                                                          */
 /* ------------------------------------------------------------------------------------------- */
 
-wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate,
+wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate, int hidden,
                                      int* logits_node) {
     static const char fn[] = "wt_net_add_classifier_head";
     if (!net || !logits_node) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
@@ -842,12 +845,20 @@ wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, 
         return wt_fail(WT_ERR_SHAPE, "%s: %d classes (a classifier needs 2..65536)", fn, n_classes);
     if (!(dropout_rate >= 0.0f && dropout_rate < 1.0f))
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: dropout rate %g is not in [0, 1)", fn, dropout_rate);
+    if (hidden < 0 || hidden > 65536) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: hidden units %d not in 0..65536", fn, hidden);
     int x = embedding;
     wt_status st;
     if (dropout_rate > 0.0f) {
         st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DROPOUT, .name = "head/dropout", .input = x,
                                                .dropout_rate = dropout_rate },
                         &x);
+        if (st) return st;
+    }
+    if (hidden > 0) {
+        st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head/hidden", .input = x,
+                                               .out_channels = hidden, .use_bias = 1 },
+                        &x);
+        if (!st) st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_RELU, .name = "head/relu", .input = x }, &x);
         if (st) return st;
     }
     st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head/dense", .input = x,

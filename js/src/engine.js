@@ -457,7 +457,8 @@ export class Engine {
     let trainer = 0;
     const owned = [];
     try {
-      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, b.meta.embeddingNode, c.labels.length, dropout);
+      const hidden = num(options.hiddenUnits, 'hiddenUnits', 0, 4096, 0);
+      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, b.meta.embeddingNode, c.labels.length, dropout, hidden);
       const phases = [];
       if (twoPhase && twoPhase.strategy !== STRATEGIES.head) {
         // phase 1: the head alone (cached embeddings); phase 2: the chosen strategy at a lower rate

@@ -102,3 +102,22 @@ void wt_batchnorm_backward_train_ref(float* d_in, float* d_gamma, float* d_beta,
         }
     }
 }
+
+void wt_batchnorm_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out,
+                                          const float* out, const float* gamma, const float* beta,
+                                          const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    for (int ch = 0; ch < c; ch++) {
+        const double invstd = 1.0 / sqrt((double)var[ch] + d->eps);
+        double sum_dy = 0.0, sum_dy_y = 0.0;
+        for (int r = 0; r < rows; r++) {
+            const size_t i = (size_t)r * c + ch;
+            sum_dy += d_out[i];
+            sum_dy_y += d_out[i] * ((double)out[i] - beta[ch]);
+            if (d_in) d_in[i] += (float)(d_out[i] * (gamma[ch] * invstd));
+        }
+        if (d_gamma) d_gamma[ch] += gamma[ch] != 0.0f ? (float)(sum_dy_y / gamma[ch]) : 0.0f;
+        if (d_beta) d_beta[ch] += (float)sum_dy;
+    }
+}

@@ -500,3 +500,29 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
         }
     }
 }
+
+/* Frozen-statistics backward from the layer's output y = (x - mean)*gamma*invstd + beta instead of
+ * its input, so the layer can run in place over its input (net.c's memory saving): sum dy*xhat =
+ * sum dy*(y - beta) / gamma. Positions a following ReLU clipped may hold the clipped value: their
+ * dy is 0. gamma must be non-zero. */
+void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
+                                      const float* d_out, const float* out, const float* gamma,
+                                      const float* beta, const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    if (d_in) {
+        apply_args a = {d_in, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
+    }
+    if (!d_gamma && !d_beta) return;
+    float s1[BN_GROUP], s2[BN_GROUP];
+    for (int g0 = 0; g0 < c; g0 += BN_GROUP) {
+        const int gn = imin(BN_GROUP, c - g0);
+        gradient_sums(pool, s1, s2, d_out, out, beta, rows, c, g0, gn);
+        for (int i = 0; i < gn; i++) {
+            const int ch = g0 + i;
+            if (d_gamma) d_gamma[ch] += gamma[ch] != 0.0f ? s2[i] / gamma[ch] : 0.0f;
+            if (d_beta) d_beta[ch] += s1[i];
+        }
+    }
+}

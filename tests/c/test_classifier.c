@@ -182,13 +182,13 @@ static float run(wt_net* net, int emb, int logits, wt_dataset* ds, wt_train_desc
  * moving statistics for the frozen layers to keep. */
 static wt_net* pretrained(wt_context* ctx, wt_dataset* ds, int* emb, int* logits) {
     wt_net* net = backbone(ctx, emb);
-    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.0f, logits) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.0f, 0, logits) == WT_OK, "%s", wt_last_error());
     wt_train_progress p;
     run(net, *emb, *logits, ds, (wt_train_desc){ .strategy = WT_STRATEGY_FULL, .bn_batch_stats = 1, .epochs = 10,
                                                  .batch_size = 8, .learning_rate = 0.01f, .backbone_lr_scale = 1.0f,
                                                  .seed = 99 }, &p);
     CHECK(wt_net_truncate(net, *emb) == WT_OK, "%s", wt_last_error());
-    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.1f, logits) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.1f, 0, logits) == WT_OK, "%s", wt_last_error());
     return net;
 }
 
@@ -283,7 +283,7 @@ static void test_blocks_and_errors(void) {
     wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 1 }, &ctx);
     int emb, logits;
     wt_net* net = backbone(ctx, &emb);
-    wt_net_add_classifier_head(net, emb, CLASSES, 0.0f, &logits);
+    wt_net_add_classifier_head(net, emb, CLASSES, 0.0f, 0, &logits);
     wt_dataset* ds = make_dataset();
     wt_trainer* tr = NULL;
     /* top:2 freezes Conv1 and block_1 and trains block_2 and Conv_1 */
@@ -351,7 +351,7 @@ static void test_repeatable(void) {
         wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 11 }, &ctx);
         int emb, logits;
         wt_net* net = backbone(ctx, &emb);
-        wt_net_add_classifier_head(net, emb, CLASSES, 0.2f, &logits);
+        wt_net_add_classifier_head(net, emb, CLASSES, 0.2f, 0, &logits);
         wt_dataset* ds = make_dataset();
         wt_train_desc d = { .strategy = WT_STRATEGY_FULL, .epochs = 2, .batch_size = 8, .seed = 5,
                             .validation_split = 0.2f, .augment = { .flip = 1, .rotation_deg = 10.0f } };
@@ -559,6 +559,78 @@ static void test_gradcheck_unfrozen(void) {
     wt_context_destroy(ctx);
 }
 
+/* Memory saving shares buffers and runs ReLUs and frozen batch norms in place: the forward pass is
+ * bit-identical, gradients equal up to rounding. */
+static void test_memory_saving(void) {
+    float* grads[2] = { 0 };
+    float losses[2];
+    size_t bytes[2], total = 0;
+    for (int save = 0; save <= 1; save++) {
+        wt_context* ctx;
+        wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 8 }, &ctx);
+        int emb, logits;
+        wt_net* net = backbone(ctx, &emb);
+        wt_net_add_classifier_head(net, emb, CLASSES, 0.3f, 0, &logits);
+        for (int i = 1; i < wt_net_node_count(net); i++) {
+            wt_net_set_trainable(net, i, 1);
+            if (i % 3 == 0) wt_net_set_bn_mode(net, i, WT_BN_BATCH_STATS);
+        }
+        wt_net_set_memory_saving(net, save);
+        CHECK(wt_net_plan(net, 6) == WT_OK, "%s", wt_last_error());
+        bytes[save] = wt_net_planned_bytes(net);
+        static float input[6 * S * S * 3];
+        int labels[6];
+        uint8_t px[S * S * 3];
+        for (int b = 0; b < 6; b++) {
+            labels[b] = b % CLASSES;
+            make_example(labels[b], 40 + b, px);
+            for (int i = 0; i < S * S * 3; i++) input[b * S * S * 3 + i] = px[i] / 127.5f - 1.0f;
+        }
+        for (int rep = 0; rep < 2; rep++) { /* twice: shared gradients must start from zero each time */
+            wt_net_zero_grad(net);
+            wt_net_forward(net, input, 6, 1);
+            wt_net_softmax_xent(net, logits, labels, 0.1f, NULL, &losses[save]);
+            CHECK(wt_net_backward(net) == WT_OK, "%s", wt_last_error());
+        }
+        total = 0;
+        for (int i = 0; i < wt_net_param_count(net); i++) {
+            wt_param_info info;
+            wt_net_param_info(net, i, &info);
+            if (info.trainable) total += info.count;
+        }
+        grads[save] = malloc(total * sizeof(float));
+        size_t off = 0;
+        for (int i = 0; i < wt_net_param_count(net); i++) {
+            wt_param_info info;
+            wt_net_param_info(net, i, &info);
+            if (!info.trainable) continue;
+            wt_net_grad_read(net, i, grads[save] + off, info.count);
+            off += info.count;
+        }
+        if (save) {
+            float tmp[6 * 16];
+            int node;
+            wt_net_find_node(net, "block_1_add", &node);
+            for (int i = 1; i < wt_net_node_count(net); i++) wt_net_set_trainable(net, i, 0);
+            wt_net_plan(net, 6);
+            printf("  memory saving, inference plan: %zu bytes\n", wt_net_planned_bytes(net));
+            wt_net_forward(net, input, 6, 0);
+            CHECK(wt_net_read_output(net, node, tmp, 1) == WT_ERR_STATE, "an unkept output is not readable");
+            CHECK(wt_net_read_output(net, logits, tmp, 6 * CLASSES) == WT_OK, "the output is readable");
+        }
+        wt_net_destroy(net);
+        wt_context_destroy(ctx);
+    }
+    CHECK(losses[0] == losses[1], "loss %g vs %g", losses[0], losses[1]);
+    /* in-place batch norms take their weight gradients from the output: same values, other rounding */
+    double rel = wt_max_rel_err(grads[1], grads[0], total, 1e-3);
+    CHECK(rel < 1e-3, "memory saving changes gradients by %.3g (relative)", rel);
+    printf("  memory saving: %zu -> %zu bytes planned (full training, batch 6)\n", bytes[0], bytes[1]);
+    CHECK(bytes[1] < bytes[0], "saving saves");
+    free(grads[0]);
+    free(grads[1]);
+}
+
 int main(void) {
     test_strategies();
     test_blocks_and_errors();
@@ -566,5 +638,6 @@ int main(void) {
     test_adabn_and_dann();
     test_divergence();
     test_gradcheck_unfrozen();
+    test_memory_saving();
     return wt_test_summary();
 }
