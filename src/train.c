@@ -29,7 +29,8 @@ struct wt_trainer {
     int* train_idx;           /* dataset indices */
     int* val_idx;
     int n_train, n_val;
-    int* order;               /* this epoch's permutation of 0..n_train-1 */
+    int n_rows;               /* rows an epoch visits: n_train, or n_train*views (every cached view) */
+    int* order;               /* this epoch's permutation of 0..n_rows-1 */
     float* class_weights;     /* balanced: inverse class frequency, else NULL */
     /* head cache: n_train*views + n_val embeddings */
     int views;
@@ -465,7 +466,9 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     if (st) goto fail;
     if (d.adabn) tr->adabn_total = n_ex;
 
-    tr->steps_per_epoch = (tr->n_train + batch - 1) / batch;
+    /* with cached views an epoch visits every view of every image: views are cheap rows there */
+    tr->n_rows = d.strategy == WT_STRATEGY_HEAD ? tr->n_train * tr->views : tr->n_train;
+    tr->steps_per_epoch = (tr->n_rows + batch - 1) / batch;
     tr->total_steps = tr->steps_per_epoch * d.epochs;
     wt_optimizer_desc od = {
         .type = d.optimizer == WT_TRAIN_SGD ? WT_OPT_SGD : d.optimizer == WT_TRAIN_ADAMW ? WT_OPT_ADAMW : WT_OPT_ADAM,
@@ -483,7 +486,7 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     st = wt_optimizer_create(net, &od, &tr->opt);
     if (st) goto fail;
 
-    tr->order = (int*)malloc((size_t)(tr->n_train ? tr->n_train : 1) * sizeof(int));
+    tr->order = (int*)malloc((size_t)(tr->n_rows ? tr->n_rows : 1) * sizeof(int));
     size_t row = d.strategy == WT_STRATEGY_HEAD ? (size_t)tr->emb_dim : tr->in_elems;
     tr->input = (float*)malloc((size_t)plan_batch * (row > tr->in_elems ? row : tr->in_elems) * sizeof(float));
     tr->aug = (uint8_t*)malloc(tr->in_elems);
@@ -502,8 +505,8 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     tr->good_params = (float*)malloc(trainable_floats(net) * sizeof(float) + sizeof(float));
     if (!tr->good_params) goto oom;
     snapshot_params(net, tr->good_params, 0);
-    for (int i = 0; i < tr->n_train; i++) tr->order[i] = i;
-    shuffle(tr->order, tr->n_train, d.seed, 1000);
+    for (int i = 0; i < tr->n_rows; i++) tr->order[i] = i;
+    shuffle(tr->order, tr->n_rows, d.seed, 1000);
     *out = tr;
     return WT_OK;
 oom:
@@ -698,18 +701,16 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
 
     wt_net* net = tr->net;
     int batch = tr->desc.batch_size;
-    int n = tr->n_train - tr->pos < batch ? tr->n_train - tr->pos : batch;
+    int n = tr->n_rows - tr->pos < batch ? tr->n_rows - tr->pos : batch;
     int rows[4096];
     int n_src = n;
     for (int b = 0; b < n; b++) {
-        int i = tr->order[tr->pos + b];
+        int r = tr->order[tr->pos + b];
+        int i = tr->cache ? r / tr->views : r; /* index into train_idx */
         int idx = tr->train_idx[i];
         wt_dataset_get(tr->ds, idx, &tr->labels[b], NULL);
         if (tr->cache) {
-            int v = tr->views > 1 ? (int)(wt_hash64(tr->desc.seed ^ 0x71e5ULL, (uint64_t)tr->epoch * 1000003u + (uint64_t)i) %
-                                          (uint64_t)tr->views)
-                                  : 0;
-            rows[b] = i * tr->views + v;
+            rows[b] = r;
             memcpy(tr->input + (size_t)b * tr->emb_dim, tr->cache + (size_t)rows[b] * tr->emb_dim,
                    (size_t)tr->emb_dim * sizeof(float));
         } else {
@@ -793,7 +794,7 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
     p->best_val_accuracy = tr->best_val;
     p->best_epoch = tr->best_epoch;
 
-    if (tr->pos >= tr->n_train) { /* end of the epoch */
+    if (tr->pos >= tr->n_rows) { /* end of the epoch */
         float val_acc, val_loss;
         st = validate(tr, &val_acc, &val_loss);
         if (st) return st;
@@ -822,7 +823,7 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
         tr->epoch_loss_sum = 0.0;
         tr->epoch_correct = 0;
         tr->epoch_seen = 0;
-        shuffle(tr->order, tr->n_train, tr->desc.seed, 1000 + (uint64_t)tr->epoch);
+        shuffle(tr->order, tr->n_rows, tr->desc.seed, 1000 + (uint64_t)tr->epoch);
         if (stop || tr->epoch >= tr->desc.epochs) {
             finish(tr);
             p->phase = WT_PHASE_DONE;

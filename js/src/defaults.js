@@ -1,15 +1,17 @@
 // defaults.js: what train() does with no options (the API and the CLI share it). Chosen for a
 // person with a few dozen photos per class: the backbone frozen and its embeddings cached, each
-// photo seen in several augmented views, a linear head with dropout and label smoothing.
+// photo seen in 8 mildly augmented views (mirror, light and contrast changes), a linear head.
+// Label smoothing, dropout, rotation and strong crops measured worse on the flowers photos;
 // docs/strategies.md shows the comparison behind this choice.
 export const defaultTrainOptions = Object.freeze({
   strategy: 'head',
-  epochs: 50,
+  epochs: 30,
   batchSize: 16,
   learningRate: 1e-3,
   cacheViews: 8,
-  augment: Object.freeze({ crop: 0.6, aspect: 0.25, flip: true, rotation: 10, brightness: 0.2, contrast: 0.2, saturation: 0.2 }),
-  labelSmoothing: 0.1,
+  augment: Object.freeze({ flip: true, brightness: 0.2, contrast: 0.2 }),
+  labelSmoothing: 0,
+  dropout: 0,
   validationSplit: 0,
 });
 

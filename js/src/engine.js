@@ -199,9 +199,9 @@ export class Engine {
 
   // ---- classifiers -----------------------------------------------------------------------
 
-  async createClassifier({ labels = [], backbone, memoryBudgetMB = 1024, dropout = 0.2 } = {}) {
+  async createClassifier({ labels = [], backbone, memoryBudgetMB = 1024, dropout } = {}) {
     checkLabels(labels, true);
-    num(dropout, 'dropout', 0, 0.95, 0.2);
+    num(dropout, 'dropout', 0, 0.95, 0);
     const { bytes, name } = await this.backboneBytes(backbone);
     return this.newClassifier({ backboneBytes: bytes, backboneName: name, labels, memoryBudgetMB, dropout });
   }
@@ -265,7 +265,7 @@ export class Engine {
     }
     try {
       return this.newClassifier({
-        backboneBytes: u8, backboneName: meta.backboneName, labels: meta.labels, memoryBudgetMB, dropout: 0.2,
+        backboneBytes: u8, backboneName: meta.backboneName, labels: meta.labels, memoryBudgetMB, dropout: undefined,
         trained: { net, logitsNode: meta.logitsNode, trainedLabels: [...meta.labels] },
       });
     } catch (e) {
@@ -444,7 +444,7 @@ export class Engine {
   }
 
   async trainNet(c, options, reqId, report, yieldNow) {
-    const dropout = num(options.dropout, 'dropout', 0, 0.95, c.dropout);
+    const dropout = num(options.dropout ?? c.dropout, 'dropout', 0, 0.95, 0);
     const { values, layers } = trainOptionArray(options, c.preprocess);
     if (c.labels.length < 2) fail('WT_ERR_SHAPE', `webtune: training needs at least 2 classes; this classifier has ${c.labels.length}`);
     const counts = this.counts(c).perClass;

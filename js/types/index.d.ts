@@ -59,7 +59,7 @@ export interface ClassifierOptions {
   backbone?: BackboneSource;
   /** Cap on example memory (uint8 at the input size: 147 KB per 224x224 image). Default 1024. */
   memoryBudgetMB?: number;
-  /** Dropout before the new dense head. Default 0.2. */
+  /** Dropout before the new dense head (default 0; train({ dropout }) overrides). */
   dropout?: number;
 }
 
