@@ -679,8 +679,9 @@ typedef struct wt_train_desc {
     float backbone_lr_scale;   /* learning-rate multiplier of unfrozen backbone layers; 0 = 0.1 */
     int bn_batch_stats;        /* unfrozen batch norms: 1 = train on batch statistics (and update the
                                   moving averages), 0 = keep them frozen (inference mode) */
-    int adabn;                 /* 1: before training, re-estimate every batch norm's moving statistics
-                                  on the training images (AdaBN) */
+    int adabn;                 /* 1: re-estimate every batch norm's moving statistics (AdaBN): after
+                                  training on the unlabelled (target-domain) examples if there are
+                                  any, else before training on all the examples */
     float label_smoothing;     /* 0..0.5 */
     int balanced;              /* 1: weight the loss by inverse class frequency */
     int early_stopping;        /* epochs without a better validation accuracy before stopping

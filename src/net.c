@@ -116,6 +116,7 @@ static void free_plan(wt_net* net) {
     net->planned = 0;
     net->batch = 0;
     net->grads_pending = 0;
+    net->forward_from = 0;
 }
 
 wt_status wt_net_create(wt_context* ctx, int in_h, int in_w, int in_c, wt_net** out) {
@@ -917,6 +918,7 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
     net->batch = batch;
     net->forward_training = training != 0;
     net->grads_pending = 0;
+    net->forward_from = 0; /* a full pass: backward may reach every node */
     net->forward_count++;
     return WT_OK;
 }

@@ -464,7 +464,9 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     int plan_batch = tr->domain_first ? 2 * batch : batch;
     st = wt_net_plan(net, plan_batch);
     if (st) goto fail;
-    if (d.adabn) tr->adabn_total = n_ex;
+    /* AdaBN before training on the user's images, or, given unlabelled target-domain images, after
+     * training on those (the model is then normalised for the domain it will see) */
+    if (d.adabn && tr->n_unl == 0) tr->adabn_total = n_ex;
 
     /* with cached views an epoch visits every view of every image: views are cheap rows there */
     tr->n_rows = d.strategy == WT_STRATEGY_HEAD ? tr->n_train * tr->views : tr->n_train;
@@ -639,10 +641,26 @@ static wt_status validate(wt_trainer* tr, float* accuracy, float* loss) {
     return WT_OK;
 }
 
-static void finish(wt_trainer* tr) {
+/* Re-estimates every batch norm's moving statistics on examples list[0..n) (AdaBN). */
+static wt_status recalibrate(wt_trainer* tr, const int* list, int n) {
+    int batch = tr->desc.batch_size;
+    wt_status st = WT_OK;
+    for (int first = 0; first < n && !st; first += batch) {
+        int m = n - first < batch ? n - first : batch;
+        for (int b = 0; b < m; b++) example_tensor(tr, list[first + b], -1, tr->input + (size_t)b * tr->in_elems);
+        tr->net->bn_recalibrate = first / batch + 1;
+        st = wt_net_forward(tr->net, tr->input, m, 0);
+        tr->net->bn_recalibrate = 0;
+    }
+    return st;
+}
+
+static wt_status finish(wt_trainer* tr) {
     /* with a validation split, keep the weights of the best epoch (early stopping or not) */
     if (tr->have_best) snapshot_params(tr->net, tr->best_params, 1);
     tr->done = 1;
+    if (tr->desc.adabn && tr->n_unl > 0) return recalibrate(tr, tr->unl_idx, tr->n_unl);
+    return WT_OK;
 }
 
 static wt_status train_step(wt_trainer* tr, wt_train_progress* p);
@@ -825,7 +843,8 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
         tr->epoch_seen = 0;
         shuffle(tr->order, tr->n_rows, tr->desc.seed, 1000 + (uint64_t)tr->epoch);
         if (stop || tr->epoch >= tr->desc.epochs) {
-            finish(tr);
+            st = finish(tr);
+            if (st) return st;
             p->phase = WT_PHASE_DONE;
         }
         tr->last = *p;

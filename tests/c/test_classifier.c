@@ -402,6 +402,20 @@ static void test_adabn_and_dann(void) {
         if (strstr(before.name[i], "/weight") && !only_head(before.name[i]))
             CHECK(same(net, &before, i), "AdaBN with the head strategy leaves %s alone", before.name[i]);
 
+    /* a head-only run (forward_from on cached embeddings) followed by a top:2 run on the same net:
+     * the second must reach the backbone (regression: forward_from used to stick) */
+    {
+        snapshot pre = take(net);
+        wt_train_desc h = { .epochs = 2, .batch_size = 8, .learning_rate = 0.01f, .seed = 3 };
+        run(net, emb, logits, ds, h, &p);
+        h.strategy = WT_STRATEGY_TOP;
+        run(net, emb, logits, ds, h, &p);
+        int moved = 0;
+        for (int i = 0; i < pre.n; i++)
+            if (strncmp(pre.name[i], "Conv_1/weight", 13) == 0) moved = !same(net, &pre, i);
+        CHECK(moved, "top:2 after head changes Conv_1");
+        drop(&pre);
+    }
     int nodes = wt_net_node_count(net);
     d = (wt_train_desc){ .strategy = WT_STRATEGY_TOP, .top_blocks = 2, .epochs = 4, .batch_size = 8,
                          .learning_rate = 0.01f, .seed = 2, .validation_split = 0.2f, .domain_adaptation = 1.0f };
