@@ -24,13 +24,13 @@ const SEEDS = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1);
 // name -> train() options (the seed is added per run)
 const STRATEGIES = {
   'default (CLI, no options)': { ...cliTrainOptions },
-  'head, plain': { strategy: 'head', epochs: 50, validationSplit: 0 },
-  'head + augmented views': { strategy: 'head', epochs: 50, augment: true, cacheViews: 8, validationSplit: 0 },
-  'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, learningRate: 1e-3, augment: true },
-  'top:2': { strategy: 'top:2', epochs: 10, learningRate: 1e-3, augment: true },
-  'full': { strategy: 'full', epochs: 10, learningRate: 1e-3, augment: true },
-  'two-phase top:2': { strategy: 'top:2', epochs: 20, twoPhase: { headEpochs: 10 }, learningRate: 1e-3, augment: true },
-  'head + AdaBN': { strategy: 'head', epochs: 50, adaBN: true, validationSplit: 0 },
+  'head, all 200 photos (API default)': {},
+  'head, no augmentation': { augment: false, cacheViews: 1 },
+  'head + label smoothing 0.1 + dropout 0.2': { labelSmoothing: 0.1, dropout: 0.2 },
+  'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, augment: { flip: true } },
+  'top:2': { strategy: 'top:2', epochs: 10, augment: { flip: true } },
+  'full': { strategy: 'full', epochs: 8, learningRate: 3e-4, augment: { flip: true } },
+  'two-phase top:2': { strategy: 'top:2', epochs: 10, twoPhase: { headEpochs: 10 }, augment: { flip: true } },
 };
 
 const train = await webtune.readImageFolder(path.join(flowers, 'train'));

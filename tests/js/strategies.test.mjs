@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as webtune from '../../js/src/node.js';
 import { loadCoreNode } from '../../js/src/core-node.js';
 import { loadModel } from '../../js/src/models.js';
+import { domainShiftData } from '../../docs/examples/domain-shift-data.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shared = process.env.WT_SHARED_DIR ?? path.resolve(root, '..', 'shared');
@@ -125,67 +126,30 @@ test('a seed makes a single-thread run repeatable bit for bit; threads change re
   assert.ok(worst < 1e-2, `threads changed a weight by ${worst} (relative)`);
 });
 
-/** A strong colour cast and blur: the target domain of the adaptation test. */
-function shift(rgb, w, h) {
-  const out = new Uint8Array(rgb.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      for (let c = 0; c < 3; c++) {
-        let s = 0;
-        let k = 0;
-        for (let dy = -2; dy <= 2; dy++) {
-          for (let dx = -2; dx <= 2; dx++) {
-            const yy = Math.min(h - 1, Math.max(0, y + dy));
-            const xx = Math.min(w - 1, Math.max(0, x + dx));
-            s += rgb[(yy * w + xx) * 3 + c];
-            k++;
-          }
-        }
-        const v = s / k;
-        out[(y * w + x) * 3 + c] = c === 0 ? Math.min(255, v * 0.5 + 120) : c === 1 ? v * 0.8 : v * 0.4; // orange cast
-      }
-    }
+// The shifted-domain comparison itself (with and without DANN / AdaBN over seeds) is measured by
+// docs/examples/domain-shift.mjs and recorded in docs/strategies.md; here, what must hold whatever
+// the numbers: both run on real photos with unlabelled target images, learn, and DANN's domain
+// classifier is gone from the saved model.
+test('domain adaptation (DANN, AdaBN) on a colour-shifted, blurred target domain: trains, learns, leaves no domain head', async () => {
+  const { sourceExamples, targetTrain, targetTest } = await domainShiftData(webtune, files);
+  for (const extra of [{ adaBN: true }, { domainAdaptation: 0.3 }]) {
+    const clf = await webtune.createClassifier({ labels: CLASSES });
+    for (const e of sourceExamples) await clf.addExample(e.label, { data: e.data, width: 224, height: 224 });
+    const r = await clf.addUnlabeled(targetTrain);
+    assert.equal(r.added, targetTrain.length);
+    assert.equal(clf.unlabeled, targetTrain.length);
+    await clf.train({ strategy: 'top:2', epochs: 3, batchSize: 8, augment: false, seed: 1, ...extra });
+    const acc = (await clf.evaluate(targetTest)).accuracy;
+    assert.ok(acc > 0.5, `${JSON.stringify(extra)}: target accuracy ${acc}`);
+    const saved = params(await clf.save());
+    assert.ok(![...saved.keys()].some((k) => k.startsWith('domain/')), 'no domain classifier in the saved model');
+    await clf.dispose();
   }
-  return { data: out, width: w, height: h };
-}
-
-test('domain adaptation (DANN, AdaBN) raises accuracy on a colour-shifted, blurred target domain over seeds', async () => {
-  // source: labelled photos; target: other photos of the same classes, shifted, labels withheld
-  const probe = await classifier(); // only to turn photos into 224x224 RGB examples
-  const ex = await probe.exportExamples();
-  await probe.dispose();
-  const targetTrain = []; // unlabelled
-  const targetTest = []; // labelled, for scoring only
-  const conv = await webtune.createClassifier({ labels: CLASSES });
-  for (const c of CLASSES) {
-    await conv.addExamples(c, [...files('train', c, 10, 20), ...files('test', c, 12)]);
-  }
-  const all = (await conv.exportExamples()).examples;
-  await conv.dispose();
-  const perClass = {};
-  for (const e of all) {
-    perClass[e.label] = (perClass[e.label] ?? 0) + 1;
-    const img = shift(e.data, 224, 224);
-    if (perClass[e.label] <= 10) targetTrain.push(img);
-    else targetTest.push({ image: img, label: e.label });
-  }
-  const scores = { none: [], adabn: [], dann: [] };
-  for (const seed of [1, 2, 3]) {
-    for (const [mode, extra] of Object.entries({
-      none: {}, adabn: { adaBN: true }, dann: { domainAdaptation: 0.3 },
-    })) {
-      const clf = await webtune.createClassifier({ labels: CLASSES });
-      for (const e of ex.examples) await clf.addExample(e.label, { data: e.data, width: 224, height: 224 });
-      if (mode !== 'none') await clf.addUnlabeled(targetTrain);
-      await clf.train({ strategy: 'top:2', epochs: 5, batchSize: 8, learningRate: 1e-3, augment: false, seed, ...extra });
-      scores[mode].push((await clf.evaluate(targetTest)).accuracy);
-      await clf.dispose();
-    }
-  }
-  const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  console.log(`target-domain accuracy over seeds: none ${scores.none.map((x) => x.toFixed(3))}, AdaBN ${scores.adabn.map((x) => x.toFixed(3))}, DANN ${scores.dann.map((x) => x.toFixed(3))}`);
-  assert.ok(mean(scores.dann) > mean(scores.none), `DANN ${mean(scores.dann)} vs none ${mean(scores.none)}`);
-  assert.ok(mean(scores.adabn) > mean(scores.none), `AdaBN ${mean(scores.adabn)} vs none ${mean(scores.none)}`);
+  await assert.rejects(async () => {
+    const clf = await webtune.createClassifier({ labels: CLASSES });
+    for (const e of sourceExamples.filter((_, i) => i % 16 < 2)) await clf.addExample(e.label, { data: e.data, width: 224, height: 224 });
+    try { await clf.train({ strategy: 'top:2', domainAdaptation: 1 }); } finally { await clf.dispose(); }
+  }, (e) => e.code === 'WT_ERR_SHAPE' && /unlabelled/.test(e.message));
 });
 
 test.after(async () => {
