@@ -118,6 +118,31 @@ test('abort mid-training rejects with WT_ERR_ABORTED and keeps the previous mode
   await clf.dispose();
 });
 
+test('backbones from every source: shipped name, .webtune path, TF.js model.json path, a Teachable Machine export as bytes', async () => {
+  const tm = path.join(shared, 'backbones', 'teachable_machine_mobilenet_v2_0.35_224');
+  const weights = {};
+  const manifest = JSON.parse(readFileSync(path.join(tm, 'model.json'), 'utf8'));
+  for (const g of manifest.weightsManifest) for (const p of g.paths) weights[p] = readFileSync(path.join(tm, p));
+  const sources = {
+    name: 'mobilenet_v1_0.25_224',
+    webtunePath: path.join(root, 'js', 'dist', 'models', 'mobilenet_v2_0.35_224.webtune'),
+    modelJsonPath: path.join(shared, 'backbones', 'mobilenet_v1_0.25_224', 'model.json'),
+    teachableBytes: { modelJson: readFileSync(path.join(tm, 'model.json'), 'utf8'), weights, name: 'my-teachable-model' },
+  };
+  const probe = pick('test', ['daisy'], 1).daisy[0];
+  for (const [kind, backbone] of Object.entries(sources)) {
+    const clf = await webtune.createClassifier({ labels: ['daisy', 'tulips'], backbone });
+    const train = pick('train', ['daisy', 'tulips'], 4);
+    await clf.addExamples('daisy', train.daisy);
+    await clf.addExamples('tulips', train.tulips);
+    await clf.train({ epochs: 3, cacheViews: 1, augment: false });
+    const [top] = await clf.predict(probe, { topK: 1 });
+    assert.ok(['daisy', 'tulips'].includes(top.label), kind);
+    if (kind === 'teachableBytes') assert.equal(clf.backbone, 'my-teachable-model');
+    await clf.dispose();
+  }
+});
+
 test('dispose is idempotent and later use throws WT_ERR_DISPOSED', async () => {
   const clf = await webtune.createClassifier({ labels: ['x', 'y'] });
   await clf.dispose();
