@@ -60,6 +60,17 @@ test('a learning rate that makes the loss NaN: a clear error, the earlier model 
   await clf.dispose();
 });
 
+test('running into the wasm heap ceiling (2 GB) is a clear error, and the module goes on working', async () => {
+  const clf = await trained();
+  const probe = photo('roses', 5);
+  const before = await clf.predict(probe);
+  await assert.rejects(clf.train({ strategy: 'full', batchSize: 1024, epochs: 1 }),
+    (e) => e.code === 'WT_ERR_OUT_OF_MEMORY' && /smaller batch/.test(e.message));
+  assert.deepEqual(await clf.predict(probe), before);
+  await clf.train({ epochs: 2, cacheViews: 1, augment: false });
+  await clf.dispose();
+});
+
 test('oversize and hostile images are clear errors', async () => {
   const clf = await webtune.createClassifier({ labels: ['a', 'b'] });
   // a PNG header claiming 100000 x 100000 pixels
