@@ -23,7 +23,7 @@ const SEEDS = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1);
 
 // name -> train() options (the seed is added per run)
 const STRATEGIES = {
-  'default (CLI, no options)': { ...cliTrainOptions },
+  'default (CLI, no options)': { ...cliTrainOptions, cliRefit: true },
   'head, all 200 photos (API default)': {},
   'head, no augmentation': { augment: false, cacheViews: 1 },
   'head + label smoothing 0.1 + dropout 0.2': { labelSmoothing: 0.1, dropout: 0.2 },
@@ -41,6 +41,12 @@ const caps = await webtune.init();
 async function runWebtune(options, seed) {
   const clf = await webtune.createClassifier({ labels: train.labels });
   for (const l of train.labels) await clf.addExamples(l, train.files[l]);
+  if (options.cliRefit) {
+    // what `webtune train` does by default: validate with a hold-out, then refit on every photo
+    const { cliRefit, ...rest } = options;
+    await clf.train({ ...rest, seed });
+    options = { ...rest, validationSplit: 0 };
+  }
   let trainImages = 0;
   let trainMs = 0;
   let last = 0;

@@ -8,8 +8,10 @@ import { cliTrainOptions } from '../src/defaults.js';
 
 const USAGE = `usage:
   webtune train <dir> --out model.webtune [--backbone <name|path>] [--epochs N] [--batch N] [--lr X]
-                [--strategy head|top:N|layers:<patterns>|full] [--val X] [--seed N] [--threads N] [--json]
-      Fine-tunes a classifier on <dir>, which holds one sub-folder of images per class.
+                [--strategy head|top:N|layers:<patterns>|full] [--val X] [--seed N] [--threads N] [--no-refit] [--json]
+      Fine-tunes a classifier on <dir>, which holds one sub-folder of images per class. It holds out
+      a fraction (--val, default 0.15) to report validation accuracy, then trains the written model
+      on every image (--no-refit keeps the first model).
   webtune eval <model.webtune> <dir> [--json]
       Accuracy, per-class accuracy and the confusion matrix on a folder laid out like train's.
   webtune predict <model.webtune> <image>... [--top K] [--json]
@@ -67,7 +69,7 @@ async function train(argv) {
   const { values, positionals } = parse(argv, {
     out: { type: 'string', short: 'o' }, backbone: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     lr: { type: 'string' }, strategy: { type: 'string' }, val: { type: 'string' }, seed: { type: 'string' },
-    augment: { type: 'boolean' }, 'no-augment': { type: 'boolean' }, fp16: { type: 'boolean' },
+    augment: { type: 'boolean' }, 'no-augment': { type: 'boolean' }, fp16: { type: 'boolean' }, 'no-refit': { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError('train takes one folder');
   if (!values.out) throw new UsageError('train needs --out <model.webtune>');
@@ -110,28 +112,36 @@ async function train(argv) {
   if (emptyAfter.length) throw new UsageError(`no readable images in class folder${emptyAfter.length > 1 ? 's' : ''} ${emptyAfter.map((l) => `"${l}"`).join(', ')}`);
 
   const started = Date.now();
-  const result = await clf.train({
-    ...options,
-    onProgress: (p) => {
-      if (p.phase === 'cache') status(`embedding images ${bar(p.cacheDone / p.cacheTotal)} ${p.cacheDone}/${p.cacheTotal}`);
-      else status(`epoch ${p.epoch + 1}/${p.epochs} ${bar(p.step / p.totalSteps)} loss ${p.loss.toFixed(3)} ` +
-        `${p.valAccuracy != null ? `val ${pct(p.valAccuracy)} ` : ''}${p.imagesPerSecond ? `${p.imagesPerSecond.toFixed(0)} img/s ` : ''}` +
-        `${p.etaSeconds != null ? `ETA ${p.etaSeconds.toFixed(0)}s` : ''}`);
-    },
-  });
+  const progress = (stage) => (p) => {
+    if (p.phase === 'cache') status(`${stage}embedding images ${bar(p.cacheDone / p.cacheTotal)} ${p.cacheDone}/${p.cacheTotal}`);
+    else status(`${stage}epoch ${p.epoch + 1}/${p.epochs} ${bar(p.step / p.totalSteps)} loss ${p.loss.toFixed(3)} ` +
+      `${p.valAccuracy != null ? `val ${pct(p.valAccuracy)} ` : ''}${p.imagesPerSecond ? `${p.imagesPerSecond.toFixed(0)} img/s ` : ''}` +
+      `${p.etaSeconds != null ? `ETA ${p.etaSeconds.toFixed(0)}s` : ''}`);
+  };
+  // With a validation split (the default), the CLI first trains with 15% of each class held out to
+  // measure validation accuracy, then, unless --no-refit, trains again on every image for the model
+  // it writes: a few dozen photos per class are too few to leave some out of the final model.
+  const validated = await clf.train({ ...options, onProgress: progress(values['no-refit'] || !options.validationSplit ? '' : '1/2 ') });
+  let result = validated;
+  if (options.validationSplit && !values['no-refit']) {
+    result = await clf.train({ ...options, validationSplit: 0, onProgress: progress('2/2 ') });
+    result.valAccuracy = validated.valAccuracy;
+    result.nVal = validated.nVal;
+    result.bestEpoch = validated.bestEpoch;
+  }
   status('');
   const bytes = await clf.save({ fp16: !!values.fp16 });
   writeFileSync(values.out, bytes);
   const summary = {
     out: values.out, labels, counts, n: Object.values(counts).reduce((s, x) => s + x, 0), skipped: [...skipped, ...unreadable.map((u) => u.file)],
     strategy: options.strategy ?? 'head', epochs: result.epochs, trainAccuracy: result.epochAccuracy, trainLoss: result.epochLoss,
-    valAccuracy: result.valAccuracy, bestEpoch: result.bestEpoch, nTrain: result.nTrain, nVal: result.nVal,
+    valAccuracy: result.valAccuracy, bestEpoch: result.bestEpoch, nTrain: result.nTrain, nVal: result.nVal, refit: result !== validated,
     seconds: (Date.now() - started) / 1000, imagesPerSecond: result.imagesPerSecond, backbone: clf.backbone,
     variant: webtune.capabilities().variant, threads: webtune.capabilities().threads, bytes: bytes.length,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
-    process.stdout.write(`trained ${labels.length} classes on ${summary.nTrain} images (${summary.nVal} held out) with ${summary.backbone}, ` +
+    process.stdout.write(`trained ${labels.length} classes on ${summary.nTrain} images${summary.refit ? ` (validated with ${summary.nVal} held out, then refit on all)` : ` (${summary.nVal} held out)`} with ${summary.backbone}, ` +
       `strategy ${summary.strategy}, ${summary.epochs} epochs in ${summary.seconds.toFixed(1)}s\n` +
       `  training accuracy ${pct(summary.trainAccuracy)}, validation accuracy ${pct(summary.valAccuracy)}\n` +
       `  wrote ${values.out} (${(bytes.length / 1024).toFixed(0)} KiB)\n`);

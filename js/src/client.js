@@ -256,24 +256,25 @@ export function createApi(platform) {
     }
 
     /** Top-k labels with probabilities for one image. */
-    async predict(image, { topK = 3 } = {}) {
+    /** Top-k labels with probabilities; tta: also run the mirrored image and average. */
+    async predict(image, { topK = 3, tta = false } = {}) {
       const { payload, transfer } = await images([image]);
-      return (await this.#call('predict', { images: payload, topK }, { transfer }))[0];
+      return (await this.#call('predict', { images: payload, topK, tta }, { transfer }))[0];
     }
 
-    async predictBatch(list, { topK = 3 } = {}) {
+    async predictBatch(list, { topK = 3, tta = false } = {}) {
       const { payload, transfer } = await images(list);
-      return this.#call('predict', { images: payload, topK }, { transfer });
+      return this.#call('predict', { images: payload, topK, tta }, { transfer });
     }
 
     /**
      * Accuracy, per-class accuracy and confusion matrix (rows: true class, columns: predicted)
      * on labelled images: [{ image, label }].
      */
-    async evaluate(items) {
+    async evaluate(items, { tta = false } = {}) {
       const list = [...items];
       const { payload, transfer } = await images(list.map((x) => x.image));
-      return this.#call('evaluate', { items: payload.map((image, i) => ({ image, label: list[i].label })) }, { transfer });
+      return this.#call('evaluate', { items: payload.map((image, i) => ({ image, label: list[i].label })), tta }, { transfer });
     }
 
     /** The trained model as webtune model-file bytes (labels and preprocessing included). */

@@ -535,22 +535,46 @@ export class Engine {
 
   // ---- inference -------------------------------------------------------------------------
 
-  /** Probabilities [n][K] for images. */
-  probabilities(c, images) {
+  /**
+   * Probabilities [n][K] for images. With tta (test-time augmentation) each image is also run
+   * mirrored and the two predictions are averaged.
+   */
+  probabilities(c, images, tta = false) {
     if (!c.net) fail('WT_ERR_STATE', 'webtune: the classifier is not trained yet; call train() (or load a saved model) first');
     const K = c.trainedLabels.length;
-    const px = c.preprocess.outH * c.preprocess.outW * 3;
+    const { outH, outW } = c.preprocess;
+    const px = outH * outW * 3;
+    const per = tta ? 2 : 1;
     const out = [];
     const inPtr = this.core.alloc(px * PREDICT_BATCH);
     const probPtr = this.core.alloc(4 * K * PREDICT_BATCH);
     try {
-      for (let first = 0; first < images.length; first += PREDICT_BATCH) {
-        const n = Math.min(PREDICT_BATCH, images.length - first);
-        for (let b = 0; b < n; b++) this.fillExample(c, images[first + b], inPtr + b * px, px);
+      const step = PREDICT_BATCH / per;
+      for (let first = 0; first < images.length; first += step) {
+        const n = Math.min(step, images.length - first);
+        for (let b = 0; b < n; b++) {
+          const at = inPtr + b * per * px;
+          this.fillExample(c, images[first + b], at, px);
+          if (tta) { // mirror rows into the next slot
+            const h8 = this.core.heapU8();
+            for (let y = 0; y < outH; y++) {
+              const row = at + y * outW * 3;
+              for (let x = 0; x < outW; x++) {
+                const s = row + x * 3;
+                const d = row + px + (outW - 1 - x) * 3;
+                h8[d] = h8[s]; h8[d + 1] = h8[s + 1]; h8[d + 2] = h8[s + 2];
+              }
+            }
+          }
+        }
         const { scale, offset } = c.preprocess;
-        this.core.call('wtjs_predict_u8', c.net, c.logitsNode, scale, offset, inPtr, n, probPtr, n * K);
+        this.core.call('wtjs_predict_u8', c.net, c.logitsNode, scale, offset, inPtr, n * per, probPtr, n * per * K);
         const f = this.core.heapF32();
-        for (let b = 0; b < n; b++) out.push(f.slice((probPtr >> 2) + b * K, (probPtr >> 2) + (b + 1) * K));
+        for (let b = 0; b < n; b++) {
+          const p = f.slice((probPtr >> 2) + b * per * K, (probPtr >> 2) + (b * per + 1) * K);
+          if (tta) for (let k = 0; k < K; k++) p[k] = (p[k] + f[(probPtr >> 2) + (b * per + 1) * K + k]) / 2;
+          out.push(p);
+        }
       }
     } finally {
       this.core.free(inPtr);
@@ -559,16 +583,16 @@ export class Engine {
     return out;
   }
 
-  predict(id, images, topK = 3) {
+  predict(id, images, topK = 3, tta = false) {
     const c = this.get(id);
     const labels = c.trainedLabels ?? c.labels;
-    return this.probabilities(c, images).map((probs) =>
+    return this.probabilities(c, images, tta).map((probs) =>
       Array.from(probs, (p, i) => ({ label: labels[i], probability: p }))
         .sort((a, b) => b.probability - a.probability)
         .slice(0, Math.max(1, Math.min(topK, labels.length))));
   }
 
-  evaluate(id, items) {
+  evaluate(id, items, tta = false) {
     const c = this.get(id);
     if (!c.net) fail('WT_ERR_STATE', 'webtune: the classifier is not trained yet');
     const labels = c.trainedLabels;
@@ -582,7 +606,7 @@ export class Engine {
       if (t < 0) fail('WT_ERR_NOT_FOUND', `webtune: evaluate: "${item.label}" is not one of the classifier's labels (${labels.join(', ')})`);
       let probs;
       try {
-        [probs] = this.probabilities(c, [item.image]);
+        [probs] = this.probabilities(c, [item.image], tta);
       } catch (e) {
         if (e.code === 'WT_ERR_OUT_OF_MEMORY') throw e;
         errors.push({ name: item.image.name, code: e.code, message: e.message });
