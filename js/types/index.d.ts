@@ -93,6 +93,10 @@ export interface TrainOptions {
   /** head strategy: augmented views cached per image. */
   cacheViews?: number;
   dropout?: number;
+  /** A hidden dense layer (with ReLU) in the head; 0 (default) = a linear head. */
+  hiddenUnits?: number;
+  /** On a NaN/infinite loss: 'error' (default, previous weights kept) or 'rollback' (finish with the last good epoch). */
+  onDivergence?: 'error' | 'rollback';
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
@@ -111,7 +115,7 @@ export interface TrainProgress {
   elapsedMs: number; imagesPerSecond: number | null; etaSeconds: number | null;
 }
 
-export interface TrainResult extends TrainProgress { labels: string[]; heapBytes: number }
+export interface TrainResult extends TrainProgress { labels: string[]; heapBytes: number; diverged: boolean }
 
 export interface Prediction { label: string; probability: number }
 
@@ -146,9 +150,10 @@ export interface Classifier {
   readonly unlabeled: number;
   exportExamples(): Promise<{ width: number; height: number; examples: Array<{ label: string | null; data: Uint8Array }> }>;
   train(options?: TrainOptions): Promise<TrainResult>;
-  predict(image: ImageInput, options?: { topK?: number }): Promise<Prediction[]>;
-  predictBatch(images: ImageInput[], options?: { topK?: number }): Promise<Prediction[][]>;
-  evaluate(items: Iterable<{ image: ImageInput; label: string }>): Promise<Evaluation>;
+  /** tta: also run the mirrored image and average (test-time augmentation). */
+  predict(image: ImageInput, options?: { topK?: number; tta?: boolean }): Promise<Prediction[]>;
+  predictBatch(images: ImageInput[], options?: { topK?: number; tta?: boolean }): Promise<Prediction[][]>;
+  evaluate(items: Iterable<{ image: ImageInput; label: string }>, options?: { tta?: boolean }): Promise<Evaluation>;
   /** webtune model file bytes (labels, preprocessing and backbone identity included). */
   save(options?: { fp16?: boolean }): Promise<Uint8Array>;
   /** Idempotent; later calls reject with WT_ERR_DISPOSED. */
