@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: sets up a fresh machine and runs every test: the C tests natively (AddressSanitizer +
-# UBSan), the same C tests as wasm under Node (SIMD + threads), then the JS tests (node --test).
+# UBSan), the same C tests as wasm under Node (SIMD + threads), the JS tests (node --test), then
+# the browser tests (the package and the demo page in Debian's headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,5 +19,8 @@ bash scripts/build.sh
 cmake --build build/wasm -j"$JOBS"
 ctest --test-dir build/wasm --output-on-failure
 
-echo "== JS tests =="
-node --test tests/js/
+echo "== JS tests (Node) =="
+node --expose-gc --test --test-concurrency=1 tests/js/
+
+echo "== Browser tests (headless Chromium) =="
+node --test --test-concurrency=1 tests/browser/
