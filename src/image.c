@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,10 +139,11 @@ typedef struct jpeg_header {
     uint32_t width, height;
     int orientation; /* 1..8, 1 when absent */
     int unsafe_dht;  /* a Huffman table with more than 256 codes */
+    unsigned dqt_used, dqt_defined; /* quantisation tables 0..3 (bit t): the frame's, the file's */
 } jpeg_header;
 
 static jpeg_header jpeg_scan_header(const uint8_t* b, size_t n) {
-    jpeg_header jh = {0, 0, 0, 1, 0};
+    jpeg_header jh = {0, 0, 0, 1, 0, 0, 0};
     int seen_exif = 0, in_headers = 1;
     size_t pos = 2; /* after SOI */
     while (pos < n && n - pos >= 2) {
@@ -164,6 +166,17 @@ static jpeg_header jpeg_scan_header(const uint8_t* b, size_t n) {
             jh.has_size = 1;
             jh.height = rd16(d + 1, 0);
             jh.width = rd16(d + 3, 0);
+            /* components: id, sampling, quantisation table (stb rejects a table id over 3) */
+            for (size_t k = 0; dn >= 6 && k < d[5] && 6 + 3 * k + 3 <= dn; k++)
+                if (d[6 + 3 * k + 2] <= 3) jh.dqt_used |= 1u << d[6 + 3 * k + 2];
+        }
+        if (m == 0xDB) { /* DQT: (precision << 4 | table id, 64 values of 1 or 2 bytes)... */
+            for (size_t q = 0; q < dn;) {
+                size_t bytes = 1 + 64 * ((d[q] >> 4) ? 2 : 1);
+                if (dn - q < bytes) break;
+                if ((d[q] & 15) <= 3) jh.dqt_defined |= 1u << (d[q] & 15);
+                q += bytes;
+            }
         }
         if (in_headers && m == 0xE1 && !seen_exif && dn >= 6 && memcmp(d, "Exif\0\0", 6) == 0) {
             seen_exif = 1;
@@ -224,6 +237,97 @@ static uint8_t* orient_rgb(const uint8_t* src, int sw, int sh, int o, int* w, in
     return dst;
 }
 
+/* Copy of a PNG without its zero-length IDAT chunks (see wt_image_decode), or NULL when it has
+ * none (or, with *oom set, when out of memory). The walk follows stb: a chunk is acted on once its
+ * 8-byte header is there, even if its data or CRC is cut off; it stops at IEND or at a chunk that
+ * runs past the end, and what follows is copied as it is. */
+static uint8_t* png_without_empty_idat(const uint8_t* b, size_t n, size_t* out_len, int* oom) {
+    size_t pos = 8, empty = 0;
+    while (n - pos >= 8) {
+        uint32_t clen = rd32(b + pos, 0);
+        if (clen == 0 && memcmp(b + pos + 4, "IDAT", 4) == 0) empty++;
+        if (memcmp(b + pos + 4, "IEND", 4) == 0 || (uint64_t)clen + 12 > n - pos) break;
+        pos += 12 + (size_t)clen;
+    }
+    if (!empty) return NULL;
+    uint8_t* out = malloc(n);
+    if (!out) {
+        *oom = 1;
+        return NULL;
+    }
+    memcpy(out, b, 8);
+    size_t o = 8;
+    pos = 8;
+    while (n - pos >= 8) {
+        uint32_t clen = rd32(b + pos, 0);
+        int cut = (uint64_t)clen + 12 > n - pos; /* data or CRC missing: the rest of the file */
+        int last = cut || memcmp(b + pos + 4, "IEND", 4) == 0;
+        size_t chunk = cut ? n - pos : 12 + (size_t)clen;
+        if (!(clen == 0 && memcmp(b + pos + 4, "IDAT", 4) == 0)) {
+            memcpy(out + o, b + pos, chunk);
+            o += chunk;
+        }
+        pos += chunk;
+        if (last) break;
+    }
+    memcpy(out + o, b + pos, n - pos); /* what follows IEND, or a few bytes too short for a chunk */
+    *out_len = o + (n - pos);
+    return out;
+}
+
+/* stb's reason for the last failure, printable ASCII only: stb puts a bad chunk's raw type
+ * bytes in it, which would make the message invalid UTF-8 for the JS side. */
+static void stb_reason(char* buf, size_t n) {
+    size_t k = 0;
+    for (const char* r = wt_stb_failure_reason(); *r && k + 1 < n; r++, k++)
+        buf[k] = *r >= 0x20 && *r < 0x7f ? *r : '?';
+    buf[k] = '\0';
+    if (k == 0) snprintf(buf, n, "stb_image gave no reason");
+}
+
+/* Decodes bytes with stb_image into a new RGB buffer, within a memory budget from the header's
+ * size. On failure nothing is allocated. */
+static wt_status stb_decode(const char* fn, const char* format, const uint8_t* bytes, size_t len,
+                            uint8_t** out, int* out_w, int* out_h) {
+    int w = 0, h = 0, comp = 0;
+    char reason[128];
+    if (!wt_stb_info(bytes, (int)len, &w, &h, &comp)) {
+        stb_reason(reason, sizeof reason);
+        return wt_fail(WT_ERR_CORRUPT, "%s: corrupt %s header: %s", fn, format, reason);
+    }
+    wt_status st = check_size(fn, format, w, h); /* the same size, as stb read it */
+    if (st != WT_OK) return st;
+
+    /* Largest single block the decoder needs for a w x h image (see image_stb.c): 16-bit RGBA
+     * (8 bytes a pixel) with JPEG MCU padding, doubled because stb's inflate grows its buffer by
+     * doubling past its first guess (which interlaced PNGs slightly exceed), plus the compressed
+     * data it gathers (at most twice the input). */
+    size_t limit = mul_sat(mul_sat((size_t)w + 32, (size_t)h + 32), 16);
+    limit = add_sat(add_sat(limit, mul_sat(len, 2)), 65536);
+
+    int dw = 0, dh = 0, over = 0;
+    uint8_t* pixels = wt_stb_load_rgb(bytes, (int)len, limit, &dw, &dh, &over);
+    if (!pixels) {
+        stb_reason(reason, sizeof reason);
+        if (over)
+            return wt_fail(WT_ERR_CORRUPT, "%s: %s data is larger than its %dx%d header declares",
+                           fn, format, w, h);
+        if (strcmp(reason, "outofmem") == 0)
+            return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory decoding a %dx%d %s", fn, w, h,
+                           format);
+        return wt_fail(WT_ERR_CORRUPT, "%s: corrupt or truncated %s: %s", fn, format, reason);
+    }
+    if (dw != w || dh != h) { /* stb reads the same header twice; never expected */
+        free(pixels);
+        return wt_fail(WT_ERR_CORRUPT, "%s: %s decoded as %dx%d, header says %dx%d", fn, format, dw,
+                       dh, w, h);
+    }
+    *out = pixels;
+    *out_w = w;
+    *out_h = h;
+    return WT_OK;
+}
+
 wt_status wt_image_decode(const uint8_t* bytes, size_t len, wt_image* out) {
     static const char fn[] = "wt_image_decode";
     if (out) memset(out, 0, sizeof *out);
@@ -247,7 +351,7 @@ wt_status wt_image_decode(const uint8_t* bytes, size_t len, wt_image* out) {
     /* The header alone: the declared size is checked before any pixel memory exists. Our own
      * reading of it first (stb reports an oversized header only as "unknown image type"), then
      * stb's full header check. */
-    jpeg_header jh = {0, 0, 0, 1, 0};
+    jpeg_header jh = {0, 0, 0, 1, 0, 0, 0};
     uint32_t hw = 0, hh = 0;
     int has_size;
     if (jpeg == 2) {
@@ -255,6 +359,16 @@ wt_status wt_image_decode(const uint8_t* bytes, size_t len, wt_image* out) {
         if (jh.unsafe_dht)
             return wt_fail(WT_ERR_CORRUPT,
                            "%s: corrupt JPEG: a Huffman table has more than 256 codes", fn);
+        /* stb would read a table the file never defines from uninitialised memory (libjpeg
+         * rejects such a file too) */
+        unsigned undefined = jh.dqt_used & ~jh.dqt_defined;
+        if (undefined) {
+            int t = 0;
+            while (!(undefined & (1u << t))) t++;
+            return wt_fail(WT_ERR_CORRUPT,
+                           "%s: corrupt JPEG: the frame uses quantization table %d, which the file "
+                           "never defines", fn, t);
+        }
         has_size = jh.has_size;
         hw = jh.width;
         hh = jh.height;
@@ -267,37 +381,25 @@ wt_status wt_image_decode(const uint8_t* bytes, size_t len, wt_image* out) {
         return wt_fail(WT_ERR_SHAPE, "%s: %s header declares %" PRIu32 "x%" PRIu32
                        " pixels, over the limit of %d per side and %d in all", fn, format, hw, hh,
                        WT_IMAGE_MAX_SIDE, WT_IMAGE_MAX_PIXELS);
-    int w = 0, h = 0, comp = 0;
-    if (!wt_stb_info(bytes, (int)len, &w, &h, &comp))
-        return wt_fail(WT_ERR_CORRUPT, "%s: corrupt %s header: %s", fn, format,
-                       wt_stb_failure_reason());
-    wt_status st = check_size(fn, format, w, h); /* the same size, as stb read it */
+    /* stb_image 2.27 copies a zero-length IDAT chunk that comes before any IDAT data to NULL + 0
+     * (undefined behaviour, found by tests/fuzz/fuzz_image.c). Such a chunk carries nothing and
+     * stb checks no CRC, so a copy without the empty IDAT chunks decodes to the same image. */
+    uint8_t* cleaned = NULL;
+    const uint8_t* src = bytes;
+    size_t src_len = len;
+    if (png == 2) {
+        int oom = 0;
+        cleaned = png_without_empty_idat(bytes, len, &src_len, &oom);
+        if (oom) return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory for a %zu-byte PNG", fn, len);
+        if (cleaned) src = cleaned;
+        else src_len = len;
+    }
+    int w = 0, h = 0;
+    uint8_t* pixels = NULL;
+    wt_status st = stb_decode(fn, format, src, src_len, &pixels, &w, &h);
+    free(cleaned);
     if (st != WT_OK) return st;
-
-    /* Largest single block the decoder needs for a w x h image (see image_stb.c): 16-bit RGBA
-     * (8 bytes a pixel) with JPEG MCU padding, doubled because stb's inflate grows its buffer by
-     * doubling past its first guess (which interlaced PNGs slightly exceed), plus the compressed
-     * data it gathers (at most twice the input). */
-    size_t limit = mul_sat(mul_sat((size_t)w + 32, (size_t)h + 32), 16);
-    limit = add_sat(add_sat(limit, mul_sat(len, 2)), 65536);
-
-    int dw = 0, dh = 0, over = 0;
-    uint8_t* pixels = wt_stb_load_rgb(bytes, (int)len, limit, &dw, &dh, &over);
-    if (!pixels) {
-        const char* reason = wt_stb_failure_reason();
-        if (over)
-            return wt_fail(WT_ERR_CORRUPT, "%s: %s data is larger than its %dx%d header declares",
-                           fn, format, w, h);
-        if (strcmp(reason, "outofmem") == 0)
-            return wt_fail(WT_ERR_OUT_OF_MEMORY, "%s: out of memory decoding a %dx%d %s", fn, w, h,
-                           format);
-        return wt_fail(WT_ERR_CORRUPT, "%s: corrupt or truncated %s: %s", fn, format, reason);
-    }
-    if (dw != w || dh != h) { /* stb reads the same header twice; never expected */
-        free(pixels);
-        return wt_fail(WT_ERR_CORRUPT, "%s: %s decoded as %dx%d, header says %dx%d", fn, format, dw,
-                       dh, w, h);
-    }
+    int dw = 0, dh = 0;
 
     if (jpeg == 2) {
         int o = jh.orientation;

@@ -7,7 +7,12 @@
  * Every allocation stb makes goes through wt_stb_malloc/realloc, which refuse any single block
  * larger than the budget image.c sets from the header's dimensions. That bounds memory by what the
  * declared size needs, so a small file cannot make the decoder allocate gigabytes (a PNG whose
- * zlib stream inflates far past the pixel count of its IHDR, for example). */
+ * zlib stream inflates far past the pixel count of its IHDR, for example).
+ *
+ * The build compiles this file with -fwrapv (CMakeLists.txt, scripts/fuzz.sh): stb_image 2.27
+ * multiplies and adds signed ints from corrupt JPEG data without overflow checks (DC prediction
+ * times the quantiser, found by tests/fuzz/fuzz_image.c; upstream 2.28 rejects those files), which
+ * is undefined behaviour without it and defined wrapping (garbage pixels of a corrupt file) with it. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,12 +26,16 @@ const char* wt_stb_failure_reason(void);
 static _Thread_local size_t wt_stb_limit = (size_t)-1; /* per decode, set by wt_stb_load_rgb */
 static _Thread_local int wt_stb_over;                   /* a request exceeded the limit */
 
+/* Zeroed: stb_image 2.27 mallocs its JPEG decoder state without clearing it, so a table the file
+ * never defines (a quantisation table, found by tests/fuzz/fuzz_image.c) would be read from
+ * whatever the heap held before: pixels that depend on, and reveal, earlier heap contents. image.c
+ * rejects the undefined quantisation tables it can see; zeroing covers every other such read. */
 static void* wt_stb_malloc(size_t size) {
     if (size > wt_stb_limit) {
         wt_stb_over = 1;
         return NULL;
     }
-    return malloc(size);
+    return calloc(1, size ? size : 1);
 }
 
 static void* wt_stb_realloc(void* p, size_t size) {

@@ -32,6 +32,8 @@
 #define MAX_RANK 8
 #define MAX_TENSOR_ELEMS ((uint64_t)1 << 28)
 #define MAX_PATHS 65536
+#define MAX_NODES 16384 /* webtune nodes one import may create: what a model file can hold */
+#define MAX_NAME_SUFFIX 1000
 
 /* ------------------------------------------------------------------------------------------- */
 /* State                                                                                        */
@@ -63,7 +65,7 @@ typedef struct mweight {
     double q_scale, q_min;
     int group;
     uint64_t offset, nbytes;
-    int used;
+    const layer* used_by; /* the layer that loads it: a manifest tensor belongs to one layer */
 } mweight;
 
 enum { ST_F32, ST_U8, ST_U16, ST_F16, ST_OTHER };
@@ -74,10 +76,70 @@ typedef struct mgroup {
     uint64_t available, needed;
 } mgroup;
 
-typedef struct name_ref {
-    const char* name;
-    int ref;
-} name_ref;
+/* Open-addressing hash map from a NUL-terminated name (not copied) to an int, so that name
+ * lookups stay O(1) however many layers a model.json lists: a linear search per layer would make
+ * a large hostile model quadratic. */
+typedef struct name_map {
+    const char** keys;
+    int* values;
+    size_t cap, n; /* cap is 0 or a power of two, n <= cap / 2 */
+} name_map;
+
+static uint64_t name_hash(const char* s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void map_free(name_map* m) {
+    free(m->keys);
+    free(m->values);
+    memset(m, 0, sizeof *m);
+}
+
+/* Slot of `key`, or of the empty slot where it would go. */
+static size_t map_slot(const name_map* m, const char* key) {
+    size_t i = (size_t)name_hash(key) & (m->cap - 1);
+    while (m->keys[i] && strcmp(m->keys[i], key) != 0) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+/* The value of `key`, or -1 if absent. */
+static int map_get(const name_map* m, const char* key) {
+    if (!m->cap) return -1;
+    size_t i = map_slot(m, key);
+    return m->keys[i] ? m->values[i] : -1;
+}
+
+/* Sets key -> value (a later definition replaces an earlier one). key must outlive the map. */
+static wt_status map_put(name_map* m, const char* key, int value) {
+    if (2 * (m->n + 1) > m->cap) {
+        name_map g = { 0 };
+        g.cap = m->cap ? 2 * m->cap : 64;
+        g.keys = (const char**)calloc(g.cap, sizeof *g.keys);
+        g.values = (int*)malloc(g.cap * sizeof *g.values);
+        if (!g.keys || !g.values) {
+            map_free(&g);
+            return wt_fail(WT_ERR_OUT_OF_MEMORY, "tfjs import: out of memory");
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i]) continue;
+            size_t j = map_slot(&g, m->keys[i]);
+            g.keys[j] = m->keys[i];
+            g.values[j] = m->values[i];
+            g.n++;
+        }
+        map_free(m);
+        *m = g;
+    }
+    size_t i = map_slot(m, key);
+    if (!m->keys[i]) {
+        m->keys[i] = key;
+        m->n++;
+    }
+    m->values[i] = value;
+    return WT_OK;
+}
 
 typedef struct importer {
     wt_json_doc* doc;
@@ -98,8 +160,12 @@ typedef struct importer {
     int n_group_files;
     const wt_weight_file* files;
     int n_files;
+    struct file_key* file_order; /* the files sorted by path, for the manifest's path lookup */
     /* output */
     wt_net* net;
+    name_map node_names; /* every node name in net (keys are the strings in name_store) */
+    char** name_store;
+    int n_names;
     wt_bn_mode bn_mode;
     float* scratch;
     size_t scratch_cap;
@@ -191,12 +257,6 @@ static const wt_json* layer_input_shape(const wt_json* cfg) {
 
 static wt_status walk_model(importer* im, const wt_json* model, int in_ref, int nesting, int* out_ref);
 
-/* name -> ref within one functional model; the last definition wins */
-static int lookup(const name_ref* map, int n, const char* name) {
-    for (int i = n - 1; i >= 0; i--)
-        if (strcmp(map[i].name, name) == 0) return i;
-    return -1;
-}
 
 /* Collects the layer names of one call's inputs: Keras 2 writes [[name, node, tensor, kwargs], ...];
  * Keras 3 writes {"args": [...keras tensors...]} where each tensor has config.keras_history =
@@ -286,9 +346,9 @@ static wt_status walk_functional(importer* im, const wt_json* cfg, int in_ref, i
     if (st) return st;
     if (layers->count > MAX_LAYERS)
         return wt_fail(WT_ERR_UNSUPPORTED, "tfjs import: model '%s' has more than %d layers", mname, MAX_LAYERS);
-    name_ref* map = (name_ref*)malloc((layers->count + 1) * sizeof *map);
-    if (!map) return wt_fail(WT_ERR_OUT_OF_MEMORY, "tfjs import: out of memory");
-    int n_map = 0;
+    /* name -> ref + 1 (refs start at -1, the network input) within this model; the last
+     * definition wins */
+    name_map map = { 0 };
     const char* names[MAX_ADD_INPUTS];
     for (const wt_json* e = layers->first; e && !st; e = e->next) {
         const char* cls = wt_json_str(wt_json_get(e, "class_name"));
@@ -305,13 +365,13 @@ static wt_status walk_functional(importer* im, const wt_json* cfg, int in_ref, i
         if (st) break;
         int in_refs[MAX_ADD_INPUTS];
         for (int k = 0; k < n_in; k++) {
-            int at = lookup(map, n_map, names[k]);
+            int at = map_get(&map, names[k]);
             if (at < 0) {
                 st = wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s' reads '%s', which is not defined before it in model '%s'",
                              lname, names[k], mname);
                 break;
             }
-            in_refs[k] = map[at].ref;
+            in_refs[k] = at - 1;
         }
         if (st) break;
         if (streq(cls, "InputLayer")) {
@@ -346,16 +406,14 @@ static wt_status walk_functional(importer* im, const wt_json* cfg, int in_ref, i
             }
             if (st) break;
         }
-        map[n_map].name = lname;
-        map[n_map].ref = ref;
-        n_map++;
+        st = map_put(&map, lname, ref + 1);
     }
     if (!st) {
-        int at = lookup(map, n_map, out_name);
+        int at = map_get(&map, out_name);
         if (at < 0) st = wt_fail(WT_ERR_CORRUPT, "tfjs import: model '%s' outputs '%s', which is not one of its layers", mname, out_name);
-        else *out_ref = map[at].ref;
+        else *out_ref = at - 1;
     }
-    free(map);
+    map_free(&map);
     return st;
 }
 
@@ -456,10 +514,32 @@ static int cmp_weights(const void* pa, const void* pb) {
     return a < b ? -1 : a > b; /* stable: manifest order */
 }
 
-static int path_eq(const char* a, const char* b) {
-    if (a[0] == '.' && a[1] == '/') a += 2;
-    if (b[0] == '.' && b[1] == '/') b += 2;
-    return strcmp(a, b) == 0;
+/* A path as the manifest and the caller may write it: "./x" is "x". */
+static const char* path_key(const char* p) { return p[0] == '.' && p[1] == '/' ? p + 2 : p; }
+
+typedef struct file_key {
+    const char* path; /* path_key of the caller's path */
+    int index;
+} file_key;
+
+static int cmp_file_keys(const void* pa, const void* pb) {
+    const file_key* a = (const file_key*)pa;
+    const file_key* b = (const file_key*)pb;
+    int c = strcmp(a->path, b->path);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+/* Index of the first of the caller's files named `path`, or -1: a binary search, so a manifest
+ * listing many paths costs O(paths log files), not O(paths * files). */
+static int find_file(const importer* im, const char* path) {
+    const char* key = path_key(path);
+    size_t lo = 0, hi = (size_t)im->n_files;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(im->file_order[mid].path, key) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < (size_t)im->n_files && strcmp(im->file_order[lo].path, key) == 0 ? im->file_order[lo].index : -1;
 }
 
 /* A manifest path must stay below model.json: relative, no "..", no backslashes or control
@@ -501,8 +581,11 @@ static wt_status parse_manifest(importer* im, const wt_json* manifest) {
     im->sorted = (mweight**)calloc(n_weights ? n_weights : 1, sizeof(mweight*));
     im->groups = (mgroup*)calloc(manifest->count ? manifest->count : 1, sizeof(mgroup));
     im->group_files = (int*)calloc(n_paths ? n_paths : 1, sizeof(int));
-    if (!im->weights || !im->sorted || !im->groups || !im->group_files)
+    im->file_order = (file_key*)calloc(im->n_files ? (size_t)im->n_files : 1, sizeof(file_key));
+    if (!im->weights || !im->sorted || !im->groups || !im->group_files || !im->file_order)
         return wt_fail(WT_ERR_OUT_OF_MEMORY, "tfjs import: out of memory");
+    for (int f = 0; f < im->n_files; f++) im->file_order[f] = (file_key){ path_key(im->files[f].path), f };
+    qsort(im->file_order, (size_t)im->n_files, sizeof *im->file_order, cmp_file_keys);
 
     int gi = 0;
     for (const wt_json* g = manifest->first; g; g = g->next, gi++) {
@@ -513,13 +596,7 @@ static wt_status parse_manifest(importer* im, const wt_json* manifest) {
             if (!path || !path_is_safe(path))
                 return wt_fail(WT_ERR_CORRUPT, "tfjs import: weight file path '%.200s' (byte %zu) is not a plain relative "
                                "path", path ? path : "(not a string)", p->offset);
-            int found = -1;
-            for (int f = 0; f < im->n_files; f++) {
-                if (im->files[f].path && path_eq(im->files[f].path, path)) {
-                    found = f;
-                    break;
-                }
-            }
+            int found = find_file(im, path);
             if (found < 0) {
                 if (!grp->missing) grp->missing = path;
             } else {
@@ -678,16 +755,7 @@ static float half_to_float(uint16_t h) {
 /* Decodes manifest entry w into im->scratch (w->count floats). */
 static wt_status decode_weight(importer* im, const layer* l, mweight* w) {
     const mgroup* g = &im->groups[w->group];
-    if (g->missing)
-        return wt_fail(WT_ERR_NOT_FOUND, "tfjs import: layer '%s' needs weight file '%s', which was not provided", l->name,
-                       g->missing);
-    if (g->available < g->needed)
-        return wt_fail(WT_ERR_CORRUPT, "tfjs import: the weight files of group %d are %llu bytes, the manifest needs %llu "
-                       "(a shard is truncated or missing bytes; first file '%s')", w->group + 1,
-                       (unsigned long long)g->available, (unsigned long long)g->needed,
-                       g->n_files ? im->files[im->group_files[g->first_file]].path : "");
-    if (w->storage == ST_OTHER)
-        return wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s': weight '%s' is not float32", l->name, w->name);
+    WT_ASSERT(!g->missing && g->available >= g->needed && w->storage != ST_OTHER); /* find_param checked */
     /* sizes are bounded by the bytes the caller holds in memory, so they fit size_t */
     size_t count = (size_t)w->count, nbytes = (size_t)w->nbytes;
     if (count > im->scratch_cap) {
@@ -727,10 +795,14 @@ static wt_status decode_weight(importer* im, const layer* l, mweight* w) {
     return WT_OK;
 }
 
-/* Loads variable `var` of Keras layer l into the parameter of kind `kind` of webtune node `node`,
- * after checking the manifest shape equals `shape` (rank dims). */
-static wt_status load_param(importer* im, const layer* l, int node, wt_param_kind kind, const char* var,
-                            const long long* shape, int rank) {
+/* The manifest tensor for variable `var` of Keras layer l, checked before anything is allocated
+ * for it: its shape must equal `shape` (rank dims), its group's files must be present and long
+ * enough, it must be float32 (maybe quantized), and no other layer may have claimed it. So the
+ * parameter memory an import allocates is bounded by the bytes of the weight files (at most 4x,
+ * for uint8 quantization), never by numbers in model.json alone. */
+static wt_status find_param(importer* im, const layer* l, const char* var, const long long* shape, int rank,
+                            mweight** out) {
+    *out = NULL;
     mweight* w;
     wt_status st = find_weight(im, l, var, &w);
     if (st) return st;
@@ -751,7 +823,30 @@ static wt_status load_param(importer* im, const layer* l, int node, wt_param_kin
         return wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s' (%s): weight '%s' has shape [%s], the layer needs [%s]",
                        l->name, l->cls, w->name, got, want);
     }
-    st = decode_weight(im, l, w);
+    const mgroup* g = &im->groups[w->group];
+    if (g->missing)
+        return wt_fail(WT_ERR_NOT_FOUND, "tfjs import: layer '%s' needs weight file '%s', which was not provided", l->name,
+                       g->missing);
+    if (g->available < g->needed)
+        return wt_fail(WT_ERR_CORRUPT, "tfjs import: the weight files of group %d are %llu bytes, the manifest needs %llu "
+                       "(a shard is truncated or missing bytes; first file '%s')", w->group + 1,
+                       (unsigned long long)g->available, (unsigned long long)g->needed,
+                       g->n_files ? im->files[im->group_files[g->first_file]].path : "");
+    if (w->storage == ST_OTHER)
+        return wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s': weight '%s' is not float32", l->name, w->name);
+    if (w->used_by)
+        return wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s' of model '%s': weight '%s' already belongs to layer "
+                       "'%s' of model '%s' (each manifest tensor belongs to one layer)", l->name,
+                       l->scope ? l->scope : "", w->name, w->used_by->name, w->used_by->scope ? w->used_by->scope : "");
+    w->used_by = l;
+    *out = w;
+    return WT_OK;
+}
+
+/* Loads manifest tensor w (from find_param) into the parameter of kind `kind` of webtune node
+ * `node`. */
+static wt_status load_param(importer* im, const layer* l, int node, wt_param_kind kind, mweight* w) {
+    wt_status st = decode_weight(im, l, w);
     if (st) return st;
     int first = 0, n_params = wt_net_param_count(im->net);
     /* the node's parameters are the last ones added */
@@ -771,7 +866,6 @@ static wt_status load_param(importer* im, const layer* l, int node, wt_param_kin
         snprintf(msg, sizeof msg, "%s", wt_last_error());
         return wt_fail(WT_ERR_CORRUPT, "tfjs import: layer '%s': bad values in weight '%s': %s", l->name, w->name, msg);
     }
-    w->used = 1;
     im->n_weights_loaded++;
     return WT_OK;
 }
@@ -780,13 +874,34 @@ static wt_status load_param(importer* im, const layer* l, int node, wt_param_kin
 /* Pass 3: emit layers                                                                          */
 /* ------------------------------------------------------------------------------------------- */
 
-/* Adds a node named `name` (made unique with a suffix if a node of that name exists). */
+/* Remembers a name the net now holds (a copy, owned by the importer). */
+static wt_status remember_name(importer* im, const char* name, int node) {
+    if ((im->n_names & (im->n_names - 1)) == 0) { /* full at 0, 1, 2, 4, 8, ...: double */
+        char** p = (char**)realloc(im->name_store, (size_t)(im->n_names ? 2 * im->n_names : 1) * sizeof *p);
+        if (!p) return wt_fail(WT_ERR_OUT_OF_MEMORY, "tfjs import: out of memory");
+        im->name_store = p;
+    }
+    size_t n = strlen(name) + 1;
+    char* copy = (char*)malloc(n);
+    if (!copy) return wt_fail(WT_ERR_OUT_OF_MEMORY, "tfjs import: out of memory");
+    memcpy(copy, name, n);
+    im->name_store[im->n_names++] = copy;
+    return map_put(&im->node_names, copy, node);
+}
+
+/* Adds a node named `name`, or `name_2`, `name_3`, ... if a node of that name exists (layers of
+ * nested models may share a name). Names are looked up in a hash map, not in the net, so a model
+ * with many equal names stays linear. */
 static wt_status add_node(importer* im, const layer* l, wt_layer_desc* d, const char* name, int* out) {
+    if (wt_net_node_count(im->net) - 1 >= MAX_NODES)
+        return wt_fail(WT_ERR_UNSUPPORTED, "tfjs import: layer '%s' (%s): the model needs more than %d webtune layers",
+                       l->name, l->cls, MAX_NODES);
     char buf[256];
     snprintf(buf, sizeof buf, "%s", name);
-    for (int k = 2; k < 1000; k++) {
-        int existing;
-        if (wt_net_find_node(im->net, buf, &existing) != WT_OK) break;
+    for (int k = 2; map_get(&im->node_names, buf) >= 0; k++) {
+        if (k >= MAX_NAME_SUFFIX)
+            return wt_fail(WT_ERR_UNSUPPORTED, "tfjs import: layer '%s' (%s): more than %d layers are named '%s'",
+                           l->name, l->cls, MAX_NAME_SUFFIX - 1, name);
         snprintf(buf, sizeof buf, "%s_%d", name, k);
     }
     wt_clear_error();
@@ -795,9 +910,12 @@ static wt_status add_node(importer* im, const layer* l, wt_layer_desc* d, const 
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", wt_last_error());
+        /* an argument wt_net_add refuses came from the file (a name over 200 bytes): the model is
+         * one webtune cannot represent, not a caller's mistake */
+        if (st == WT_ERR_INVALID_ARGUMENT) st = WT_ERR_UNSUPPORTED;
         return wt_fail(st, "tfjs import: layer '%s' (%s): %s", l->name, l->cls, msg);
     }
-    return WT_OK;
+    return remember_name(im, buf, *out);
 }
 
 static wt_status unsupported(const layer* l, const char* what) {
@@ -918,20 +1036,16 @@ static wt_status emit_conv(importer* im, layer* l, const layer* src, int x, int 
                      (uint64_t)(in_w + d.pad_left + d.pad_right + 2 * k[1]) * out_c;
     if (n_weights > MAX_TENSOR_ELEMS || n_out > MAX_TENSOR_ELEMS)
         return unsupported(l, "the layer is too large");
+    /* the weights first: the node's parameters are allocated only for tensors that exist */
+    long long kshape[4] = { k[0], k[1], in_c, depthwise ? 1 : filters }, bshape[1] = { depthwise ? in_c : filters };
+    mweight *wk = NULL, *wb = NULL;
+    st = find_param(im, l, depthwise ? "depthwise_kernel" : "kernel", kshape, 4, &wk);
+    if (!st && use_bias) st = find_param(im, l, "bias", bshape, 1, &wb);
+    if (st) return st;
     int node;
     st = add_node(im, l, &d, l->name, &node);
-    if (st) return st;
-    if (depthwise) {
-        long long shape[4] = { k[0], k[1], in_c, 1 };
-        st = load_param(im, l, node, WT_PARAM_WEIGHT, "depthwise_kernel", shape, 4);
-    } else {
-        long long shape[4] = { k[0], k[1], in_c, filters };
-        st = load_param(im, l, node, WT_PARAM_WEIGHT, "kernel", shape, 4);
-    }
-    if (!st && use_bias) {
-        long long shape[1] = { depthwise ? in_c : filters };
-        st = load_param(im, l, node, WT_PARAM_BIAS, "bias", shape, 1);
-    }
+    if (!st) st = load_param(im, l, node, WT_PARAM_WEIGHT, wk);
+    if (!st && wb) st = load_param(im, l, node, WT_PARAM_BIAS, wb);
     if (st) return st;
     return emit_activation(im, l, act, node, &l->node, &l->softmax);
 }
@@ -949,12 +1063,15 @@ static wt_status emit_dense(importer* im, layer* l, int x) {
         (uint64_t)in_h * (uint64_t)in_w * (uint64_t)units > MAX_TENSOR_ELEMS)
         return unsupported(l, "the layer is too large");
     wt_layer_desc d = { .type = WT_LAYER_DENSE, .input = x, .out_channels = (int)units, .use_bias = use_bias };
+    long long kshape[2] = { in_c, units }, bshape[1] = { units };
+    mweight *wk = NULL, *wb = NULL;
+    st = find_param(im, l, "kernel", kshape, 2, &wk);
+    if (!st && use_bias) st = find_param(im, l, "bias", bshape, 1, &wb);
+    if (st) return st;
     int node;
     st = add_node(im, l, &d, l->name, &node);
-    if (st) return st;
-    long long kshape[2] = { in_c, units }, bshape[1] = { units };
-    st = load_param(im, l, node, WT_PARAM_WEIGHT, "kernel", kshape, 2);
-    if (!st && use_bias) st = load_param(im, l, node, WT_PARAM_BIAS, "bias", bshape, 1);
+    if (!st) st = load_param(im, l, node, WT_PARAM_WEIGHT, wk);
+    if (!st && wb) st = load_param(im, l, node, WT_PARAM_BIAS, wb);
     if (st) return st;
     return emit_activation(im, l, act, node, &l->node, &l->softmax);
 }
@@ -977,14 +1094,21 @@ static wt_status emit_batchnorm(importer* im, layer* l, int x) {
     shape_of(im, x, NULL, NULL, &c);
     wt_layer_desc d = { .type = WT_LAYER_BATCHNORM, .input = x, .bn_mode = im->bn_mode,
                         .bn_epsilon = (float)eps, .bn_momentum = (float)mom };
-    int node;
-    wt_status st = add_node(im, l, &d, l->name, &node);
-    if (st) return st;
     long long shape[1] = { c };
-    if (scale) st = load_param(im, l, node, WT_PARAM_GAMMA, "gamma", shape, 1);
-    if (!st && center) st = load_param(im, l, node, WT_PARAM_BETA, "beta", shape, 1);
-    if (!st) st = load_param(im, l, node, WT_PARAM_MOVING_MEAN, "moving_mean", shape, 1);
-    if (!st) st = load_param(im, l, node, WT_PARAM_MOVING_VARIANCE, "moving_variance", shape, 1);
+    mweight *wg = NULL, *wb = NULL, *wm = NULL, *wv = NULL;
+    wt_status st = WT_OK;
+    if (scale) st = find_param(im, l, "gamma", shape, 1, &wg);
+    if (!st && center) st = find_param(im, l, "beta", shape, 1, &wb);
+    if (!st) st = find_param(im, l, "moving_mean", shape, 1, &wm);
+    if (!st) st = find_param(im, l, "moving_variance", shape, 1, &wv);
+    if (st) return st;
+    int node;
+    st = add_node(im, l, &d, l->name, &node);
+    if (st) return st;
+    if (wg) st = load_param(im, l, node, WT_PARAM_GAMMA, wg);
+    if (!st && wb) st = load_param(im, l, node, WT_PARAM_BETA, wb);
+    if (!st) st = load_param(im, l, node, WT_PARAM_MOVING_MEAN, wm);
+    if (!st) st = load_param(im, l, node, WT_PARAM_MOVING_VARIANCE, wv);
     l->node = node;
     return st;
 }
@@ -1166,6 +1290,10 @@ static void importer_free(importer* im) {
     free(im->sorted);
     free(im->groups);
     free(im->group_files);
+    free(im->file_order);
+    map_free(&im->node_names);
+    for (int i = 0; i < im->n_names; i++) free(im->name_store[i]);
+    free(im->name_store);
     free(im->scratch);
     free(im->bytes);
 }
@@ -1359,6 +1487,11 @@ wt_status wt_import_tfjs(wt_context* ctx, const char* model_json, size_t len, co
 
     /* 3. emit */
     if (!st) st = wt_net_create(ctx, in_h, in_w, in_c, &im->net);
+    if (!st) {
+        wt_layer_desc d0;
+        st = wt_net_node_desc(im->net, 0, &d0);
+        if (!st) st = remember_name(im, d0.name, 0); /* "input": a Keras layer of that name becomes input_2 */
+    }
     for (int i = 0; !st && i <= output; i++)
         if (im->layers[i].needed) st = emit_layer(im, &im->layers[i]);
     int out_node = -1, softmax = 0;

@@ -459,6 +459,11 @@ wt_status wt_model_save(const wt_net* net, const wt_model_meta* meta, int fp16, 
     }
     save_job job = { .net = net, .meta = meta, .n_nodes = wt_net_node_count(net),
                      .n_params = wt_net_param_count(net) };
+    int in_h = 0, in_w = 0, in_c = 0;
+    wt_net_node_shape(net, 0, &in_h, &in_w, &in_c);
+    if ((uint64_t)in_h * (uint64_t)in_w * (uint64_t)in_c > MAX_TENSOR_VALUES)
+        return wt_fail(WT_ERR_SHAPE, "wt_model_save: the input %dx%dx%d has more than %llu values; a model file holds "
+                       "at most that many per node", in_h, in_w, in_c, (unsigned long long)MAX_TENSOR_VALUES);
     if (job.n_nodes - 1 > MAX_LAYERS)
         return wt_fail(WT_ERR_SHAPE, "wt_model_save: the net has %d layers; a model file holds at most %d",
                        job.n_nodes - 1, MAX_LAYERS);
@@ -661,6 +666,9 @@ static wt_status read_graph(model_plan* m, reader* r) {
     if (in_h < 1 || in_h > MAX_IN_HW || in_w < 1 || in_w > MAX_IN_HW || in_c < 1 || in_c > MAX_CHANNELS)
         return r_fail(r, "input shape %ux%ux%u is not in 1..%d x 1..%d x 1..%d", (unsigned)in_h, (unsigned)in_w,
                       (unsigned)in_c, MAX_IN_HW, MAX_IN_HW, MAX_CHANNELS);
+    if ((uint64_t)in_h * in_w * in_c > MAX_TENSOR_VALUES) /* the limit of every other node (wt_net_add) */
+        return r_fail(r, "input shape %ux%ux%u has more than %llu values", (unsigned)in_h, (unsigned)in_w,
+                      (unsigned)in_c, (unsigned long long)MAX_TENSOR_VALUES);
     if (n > MAX_LAYERS) return r_fail(r, "%u layers (at most %d)", (unsigned)n, MAX_LAYERS);
     if ((uint64_t)n * LAYER_FIXED_BYTES > r_left(r))
         return r_fail(r, "%u layers need at least %llu bytes, it has %zu", (unsigned)n,

@@ -751,7 +751,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
             m += round_up((size_t)max_batch * node_elems(nd), 64);
         }
     }
-    float* g = (float*)(g0 + grad_pool);
+    float* g = g0 ? (float*)(g0 + grad_pool) : NULL; /* no gradients at all: NULL + 0 is undefined */
     for (int i = 0; i < net->n_params; i++) {
         wt_param* p = &net->params[i];
         if (!p->is_state && has_trainable_params(net, &net->nodes[p->node])) {
