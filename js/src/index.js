@@ -3,18 +3,40 @@
 // is cross-origin isolated, SIMD single-thread otherwise, and `capabilities().reason` says which and why.
 import { createApi, WebtuneError } from './client.js';
 
-// Where the built files live relative to this module; bundlers (Vite, webpack 5) see these
-// `new URL(..., import.meta.url)` patterns and copy the files.
+// Where the built files live relative to this module. Bundlers (Vite, webpack 5, Parcel) find
+// `new URL('<literal>', import.meta.url)` and copy (or inline) that one file, renaming it, so every
+// file the worker may load is spelled out here: a folder URL would not survive bundling, nor would a
+// name looked up in index.json. A backbone added to scripts/build-models.mjs needs a line here
+// (tests/browser/vite.test.mjs checks that every file index.json lists has one).
 const defaultAssets = () => ({
   'webtune-mt.js': new URL('../dist/wasm/webtune-mt.js', import.meta.url).href,
   'webtune-mt.wasm': new URL('../dist/wasm/webtune-mt.wasm', import.meta.url).href,
   'webtune-mt.worker.js': new URL('../dist/wasm/webtune-mt.worker.js', import.meta.url).href,
   'webtune-st.js': new URL('../dist/wasm/webtune-st.js', import.meta.url).href,
   'webtune-st.wasm': new URL('../dist/wasm/webtune-st.wasm', import.meta.url).href,
-  models: new URL('../dist/models/', import.meta.url).href,
+  models: {
+    'index.json': new URL('../dist/models/index.json', import.meta.url).href,
+    'mobilenet_v2_0.35_224.webtune': new URL('../dist/models/mobilenet_v2_0.35_224.webtune', import.meta.url).href,
+    'mobilenet_v1_0.25_224.webtune': new URL('../dist/models/mobilenet_v1_0.25_224.webtune', import.meta.url).href,
+  },
 });
 
+/** Whether `new Worker(url, { type: 'module' })` starts a module worker (a browser that does not know
+ * the option never reads it, and would run worker-browser.js as a classic script: a SyntaxError). */
+function moduleWorkers() {
+  if (typeof Worker === 'undefined') return false;
+  let reads = false;
+  try {
+    new Worker('blob://', { get type() { reads = true; return 'module'; } }).terminate();
+  } catch { /* the URL is meant to fail; only whether `type` was read matters */ }
+  return reads;
+}
+
 function choose(options = {}) {
+  if (!moduleWorkers()) {
+    throw new WebtuneError('WT_ERR_UNSUPPORTED', 'webtune: this browser cannot start module workers (new Worker(url, { type: "module" })), ' +
+      'which webtune runs its wasm module in; it needs Chrome/Edge 80+, Safari 15+ or Firefox 114+');
+  }
   const cores = globalThis.navigator?.hardwareConcurrency ?? 2;
   if (options.threads === false || options.threads === 1) {
     return { variant: 'st', threads: 1, reason: `threads off: init({ threads: ${options.threads} }) asked for one thread` };
@@ -30,20 +52,27 @@ function choose(options = {}) {
     return { variant: 'st', threads: 1, reason: 'threads off: this browser has no SharedArrayBuffer' };
   }
   const threads = typeof options.threads === 'number' ? Math.max(1, Math.min(5, Math.floor(options.threads))) : Math.max(1, Math.min(cores, 4));
-  return { variant: 'mt', threads, reason: `threads on: page is cross-origin isolated, ${threads} of ${cores} cores` };
+  return { variant: 'mt', threads, reason: `threads on: page is cross-origin isolated, ${threads > cores ? `${threads} threads on ${cores} cores (more than the cores, as init({ threads }) asked)` : `${threads} of ${cores} cores`}` };
 }
 
-/** Asset URLs: defaults next to this module, overridden by init({ wasmPaths }) (a base URL or a map). */
+const here = () => globalThis.location?.href;
+
+/**
+ * Asset URLs: the defaults next to this module, overridden by init({ wasmPaths }) (a base URL, or a
+ * map file name -> URL) and init({ modelsPath }) (the URL of a folder holding index.json and the
+ * files it lists). models: { 'index.json': url, [file]: url }; a file missing from the map is
+ * looked up next to index.json.
+ */
 function assets(options) {
   const a = defaultAssets();
   const w = options.wasmPaths;
   if (typeof w === 'string' || w instanceof URL) {
-    const base = new URL(String(w), globalThis.location?.href).href.replace(/\/?$/, '/');
+    const base = new URL(String(w), here()).href.replace(/\/?$/, '/');
     for (const k of Object.keys(a)) if (k !== 'models') a[k] = base + k;
   } else if (w && typeof w === 'object') {
-    Object.assign(a, Object.fromEntries(Object.entries(w).map(([k, v]) => [k, new URL(String(v), globalThis.location?.href).href])));
+    for (const [k, v] of Object.entries(w)) a[k] = new URL(String(v), here()).href;
   }
-  if (options.modelsPath) a.models = new URL(String(options.modelsPath), globalThis.location?.href).href.replace(/\/?$/, '/');
+  if (options.modelsPath) a.models = { 'index.json': new URL('index.json', new URL(String(options.modelsPath), here()).href.replace(/\/?$/, '/')).href };
   return a;
 }
 
@@ -52,10 +81,17 @@ function spawn(choice, options = {}) {
   let exitHandler = () => {};
   worker.addEventListener('error', (e) => { e.preventDefault?.(); exitHandler(`error: ${e.message ?? 'the worker failed to load'}`); });
   worker.addEventListener('messageerror', () => exitHandler('a message could not be decoded'));
-  worker.postMessage({ op: 'boot', args: { variant: choice.variant, threads: choice.threads, assets: assets(options) } });
+  worker.postMessage({ op: 'boot', args: { variant: choice.variant, threads: choice.threads, assets: assets(options), base: here() } });
+  // A worker that ends itself (self.close(), after the wasm module aborted) fires no event here,
+  // so worker-browser.js says so with a last message ({ exit }); a fatal reply means the same.
+  const ended = (why) => { worker.terminate(); exitHandler(why); };
   return {
     post: (msg, transfer) => worker.postMessage(msg, transfer),
-    onMessage: (fn) => worker.addEventListener('message', (e) => fn(e.data)),
+    onMessage: (fn) => worker.addEventListener('message', (e) => {
+      if (e.data?.exit) return ended(e.data.exit);
+      fn(e.data);
+      if (e.data?.fatal) ended('the wasm module stopped');
+    }),
     onExit: (fn) => { exitHandler = fn; },
     terminate: () => worker.terminate(),
   };
@@ -128,5 +164,5 @@ async function backboneArgs(b) {
 
 const api = createApi({ environment: 'browser', choose, spawn, toImage, bytesOf, backboneArgs });
 
-export const { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate } = api;
+export const { init, capabilities, createClassifier, loadClassifier, listBackbones, memory, terminate, crashForTesting } = api;
 export { WebtuneError };

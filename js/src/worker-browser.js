@@ -1,9 +1,15 @@
 // worker-browser.js: the module Web Worker that owns the wasm module in browsers. The first
 // message ({ op: 'boot' }) says which variant to load and where the files are.
 //
-// Emscripten 3.1.6's MODULARIZE output is a classic script, and module workers have no
-// importScripts, so its text is fetched and evaluated; `mainScriptUrlOrBlob` tells the threaded
-// build's pthread workers where to load the same script from.
+// Emscripten 3.1.6's MODULARIZE output is a classic script and module workers have no
+// importScripts, so its text is fetched and evaluated with new Function (it then sees this worker
+// as ENVIRONMENT_IS_WORKER and never looks for its own URL: the .wasm bytes are handed over and
+// locateFile answers every file name). The threaded build's pthreads are classic workers started by
+// the glue with `new Worker(locateFile('webtune-mt.worker.js'))`; each one importScripts() the
+// glue (`mainScriptUrlOrBlob`). Both are given as Blobs of the text fetched here, not as the
+// files' URLs: a Worker URL must be same-origin (the package may be on a CDN), and bundlers inline
+// small files as data: URLs (Vite does so with the 3 KB pthread worker script), whose workers get
+// an opaque origin and cannot share the module's memory. A blob: URL has this worker's origin.
 import { wrapModule } from './core.js';
 import { Engine } from './engine.js';
 import { createHandler } from './worker-protocol.js';
@@ -19,32 +25,47 @@ async function fetchBytes(url) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-async function boot({ variant, threads, assets }) {
+async function fetchText(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`fetching ${url} failed: HTTP ${res.status}`);
+  return res.text();
+}
+
+const jsBlob = (text) => new Blob([text], { type: 'text/javascript' });
+
+async function boot({ variant, threads, assets, base }) {
   const glueUrl = assets[`webtune-${variant}.js`];
-  const res = await fetch(glueUrl);
-  if (!res.ok) throw new Error(`fetching ${glueUrl} failed: HTTP ${res.status}`);
-  const text = await res.text();
+  const [glue, wasmBinary, pthreadMain] = await Promise.all([
+    fetchText(glueUrl),
+    fetchBytes(assets[`webtune-${variant}.wasm`]),
+    variant === 'mt' ? fetchText(assets['webtune-mt.worker.js']) : null,
+  ]);
   // eslint-disable-next-line no-new-func
-  const factory = new Function(`${text}\n;return createWebtune;`)();
-  const wasmBinary = await fetchBytes(assets[`webtune-${variant}.wasm`]);
+  const factory = new Function(`${glue}\n;return createWebtune;`)();
+  // kept for the worker's lifetime: the glue starts a new pthread worker if one ever exits
+  const pthreadMainUrl = pthreadMain ? URL.createObjectURL(jsBlob(pthreadMain)) : null;
   const module = await factory({
     wasmBinary,
-    mainScriptUrlOrBlob: glueUrl,
-    locateFile: (file) => assets[file] ?? new URL(file, glueUrl).href,
+    mainScriptUrlOrBlob: jsBlob(glue),
+    locateFile: (file) => (file === 'webtune-mt.worker.js' && pthreadMainUrl) || assets[file] || new URL(file, glueUrl).href,
   });
   const core = wrapModule(module, variant);
+  const models = assets.models ?? {};
+  const indexUrl = models['index.json'];
+  const modelUrl = (file) => models[file] ?? new URL(file, indexUrl).href;
   let index = null;
   const listBackbones = async () => {
-    index ??= JSON.parse(new TextDecoder().decode(await fetchBytes(new URL('index.json', assets.models).href)));
+    index ??= JSON.parse(new TextDecoder().decode(await fetchBytes(indexUrl)));
     return index;
   };
   const readBackbone = async (name) => {
     const { backbones } = await listBackbones();
     const entry = backbones.find((b) => b.name === name);
-    if (!entry) throw Object.assign(new Error(`webtune: no backbone named "${name}" (available: ${backbones.map((b) => b.name).join(', ')})`), { code: 'WT_ERR_NOT_FOUND' });
-    return fetchBytes(new URL(entry.file, assets.models).href);
+    if (!entry) throw Object.assign(new Error(`webtune: no backbone named "${name}" (available: ${backbones.map((b) => b.name).join(', ')}; or pass a URL or bytes)`), { code: 'WT_ERR_NOT_FOUND' });
+    return fetchBytes(modelUrl(entry.file));
   };
-  return new Engine(core, { threads, readBackbone, listBackbones, fetchBytes: (url) => fetchBytes(new URL(url, assets.models).href) });
+  // URLs the caller passes (backbone: 'models/x.webtune') are relative to the page, not this worker
+  return new Engine(core, { threads, readBackbone, listBackbones, fetchBytes: (url) => fetchBytes(new URL(url, base ?? self.location.href).href) });
 }
 
 // A zero-delay yield that browsers do not clamp (setTimeout is clamped to 4 ms when nested).
@@ -53,7 +74,9 @@ const waiting = [];
 channel.port1.onmessage = () => waiting.shift()?.();
 const yieldNow = () => new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(0); });
 
-const handle = createHandler(enginePromise, (msg, transfer) => self.postMessage(msg, transfer), yieldNow);
+// Ending the worker: the page gets no event when a worker closes itself, so it is told first.
+const exit = () => { self.postMessage({ exit: 'the worker ended after a fatal error' }); self.close(); };
+const handle = createHandler(enginePromise, (msg, transfer) => self.postMessage(msg, transfer), yieldNow, exit);
 self.addEventListener('message', (e) => {
   if (e.data?.op === 'boot') {
     boot(e.data.args).then(bootResolve, (err) => bootReject(Object.assign(new Error(`webtune: could not start the ${e.data.args.variant} wasm module: ${err.message}`), { code: 'WT_ERR_INIT' })));
