@@ -140,6 +140,7 @@ export function createApi(platform) {
     #desc;
     #disposed = false;
     #training = null;
+    #trainingId = 0; // the request id of the running train() call, for dispose() to abort it
 
     constructor(r, id, desc) {
       this.#rpc = r;
@@ -226,7 +227,9 @@ export function createApi(platform) {
       if (this.#training) throw new WebtuneError('WT_ERR_STATE', 'webtune: this classifier is already training');
       let started = null;
       let trainImages = 0;
+      let lastEvent = null;
       const onEvent = (p) => {
+        lastEvent = p;
         if (p.phase !== 'cache') {
           if (started === null) started = p.elapsedMs - 0;
           trainImages += p.images;
@@ -242,11 +245,15 @@ export function createApi(platform) {
       };
       const promise = this.#call('train', { options: rest }, { onEvent });
       const id = this.#rpc.lastId;
+      this.#trainingId = id;
       const onAbort = () => this.#rpc.abort(id);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#training = promise;
       try {
         const result = await promise;
+        // throughput is measured here, on the caller's side: the result carries the last event's
+        result.imagesPerSecond = lastEvent?.imagesPerSecond ?? null;
+        result.etaSeconds = lastEvent ? 0 : null;
         this.#update({ trained: true, trainedLabels: result.labels });
         return result;
       } finally {
@@ -284,7 +291,7 @@ export function createApi(platform) {
     async dispose() {
       if (this.#disposed) return;
       if (this.#training) {
-        this.#rpc.abort(this.#rpc.lastId);
+        this.#rpc.abort(this.#trainingId);
         await this.#training.catch(() => {});
       }
       this.#disposed = true;

@@ -20,7 +20,7 @@ function choose(options = {}) {
   }
   // the threaded module pre-starts 4 pool workers: up to 5 threads with the caller
   const threads = typeof options.threads === 'number' ? Math.max(1, Math.min(5, Math.floor(options.threads))) : Math.min(cores, 4);
-  return { variant: 'mt', threads, reason: `threads on: Node.js worker threads, ${threads} of ${cores} cores` };
+  return { variant: 'mt', threads, reason: `threads on: Node.js worker threads, ${threads > cores ? `${threads} threads on ${cores} cores (more than the cores, as init({ threads }) asked)` : `${threads} of ${cores} cores`}` };
 }
 
 function spawn(choice, options = {}) {
@@ -73,7 +73,14 @@ async function toImage(image) {
 }
 
 async function bytesOf(x) {
-  if (typeof x === 'string' || x instanceof URL) return new Uint8Array(await readFile(asPath(x)));
+  if (typeof x === 'string' || x instanceof URL) {
+    const file = asPath(x);
+    try {
+      return new Uint8Array(await readFile(file));
+    } catch (e) {
+      throw new WebtuneError(e.code === 'ENOENT' ? 'WT_ERR_NOT_FOUND' : 'WT_ERR_IO', `webtune: cannot read ${file}: ${e.message}`);
+    }
+  }
   return ownBytes(x);
 }
 
