@@ -197,7 +197,7 @@ async function predict(argv) {
       results.push({ image, predictions: await clf.predict(image, { topK }) });
     } catch (e) {
       results.push({ image, error: { code: e.code, message: e.message } });
-      if (!values.json) process.stderr.write(`webtune: ${image}: ${e.message}\n`);
+      if (!values.json) process.stderr.write(`webtune: ${image}: ${e.message.replace(/^webtune: /, "")}\n`);
     }
   }
   if (values.json) process.stdout.write(`${JSON.stringify({ results })}\n`);
@@ -255,6 +255,6 @@ try {
   status('');
   const usage = e instanceof UsageError;
   if (json) process.stdout.write(`${JSON.stringify({ error: { code: usage ? 'USAGE' : e.code ?? 'ERROR', message: e.message } })}\n`);
-  process.stderr.write(`webtune: ${e.message}${e.code ? ` [${e.code}]` : ''}${usage ? `\n${USAGE}` : ''}\n`);
+  process.stderr.write(`webtune: ${e.message.replace(/^webtune: /, "")}${e.code ? ` [${e.code}]` : ''}${usage ? `\n${USAGE}` : ''}\n`);
   process.exitCode = usage ? 2 : 1;
 }

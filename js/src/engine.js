@@ -435,6 +435,8 @@ export class Engine {
       ? { ...defaultTrainOptions, cacheViews: 1, epochs: 10 } : defaultTrainOptions;
     const options = { ...base };
     for (const [k, v] of Object.entries(userOptions)) if (v !== undefined) options[k] = v;
+    // views of an image differ only by augmentation: without it one is enough
+    if (options.augment === false && userOptions.cacheViews === undefined) options.cacheViews = 1;
     c.training = true;
     try {
       return await this.trainNet(c, options, reqId, report, yieldNow);
@@ -485,9 +487,17 @@ export class Engine {
         const out = this.core.alloc(PROGRESS_FIELDS * 8);
         owned.push(out);
         let phaseDone = false;
+        let epochsEnded = 0;
         while (!phaseDone) {
           if (this.aborted.has(reqId)) fail('WT_ERR_ABORTED', 'webtune: training was aborted; the classifier keeps its previous model');
-          this.core.call('wtjs_trainer_step', trainer, out);
+          try {
+            this.core.call('wtjs_trainer_step', trainer, out);
+          } catch (e) {
+            // the C message says the trainer restored its last good weights; here those live in a
+            // net that is about to be dropped: the classifier keeps the model it had before train()
+            if (e.code === 'WT_ERR_NOT_FINITE') e.message = e.message.replace(/the weights after epoch \d+ are restored/, "the classifier keeps its previous model (train({ onDivergence: 'rollback' }) keeps the last good epoch instead)");
+            throw e;
+          }
           const p = new Float64Array(M.HEAPF64.buffer, out, PROGRESS_FIELDS);
           const progress = {
             phase: PHASES[p[0]], epoch: p[1] + (ph > 0 ? phases[0].values[0] : 0), epochs: phases.reduce((s, x) => s + x.values[0], 0),
@@ -499,7 +509,13 @@ export class Engine {
             Object.assign(progress, { epochLoss: p[11], epochAccuracy: p[12], valAccuracy: p[13] < 0 ? null : p[13],
               valLoss: p[14] < 0 ? null : p[14], bestValAccuracy: p[15] < 0 ? null : p[15], bestEpoch: p[16] });
           }
+          if (p[0] === 2) epochsEnded++;
           if (p[0] === 3) {
+            // rollback with no finished epoch would leave an untrained head: a model that looks
+            // trained and guesses (a second phase starts from the head the first one trained)
+            if (progress.diverged && epochsEnded === 0 && ph === 0) {
+              fail('WT_ERR_NOT_FINITE', `webtune: training diverged in the first epoch (learning rate ${v[2]} is too high for this data), so there is no good epoch to roll back to; the classifier keeps its previous model`);
+            }
             phaseDone = true;
             stepOffset += p[3];
             if (ph < phases.length - 1) progress.phase = 'epoch';

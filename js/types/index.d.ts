@@ -6,7 +6,7 @@ export class WebtuneError extends Error {
   readonly code:
     | 'WT_ERR_INVALID_ARGUMENT' | 'WT_ERR_SHAPE' | 'WT_ERR_OUT_OF_MEMORY' | 'WT_ERR_NOT_FINITE' | 'WT_ERR_STATE'
     | 'WT_ERR_NOT_FOUND' | 'WT_ERR_UNSUPPORTED' | 'WT_ERR_CORRUPT' | 'WT_ERR_IO' | 'WT_ERR_THREADS' | 'WT_ERR_ABORTED'
-    | 'WT_ERR_DISPOSED' | 'WT_ERR_WORKER' | 'WT_ERR_INIT' | string;
+    | 'WT_ERR_DISPOSED' | 'WT_ERR_WORKER' | 'WT_ERR_INIT' | 'WT_ERR_MODULE_ABORTED' | string;
 }
 
 export interface InitOptions {
@@ -66,7 +66,7 @@ export interface ClassifierOptions {
 export interface AugmentOptions { crop?: number; aspect?: number; flip?: boolean; rotation?: number; brightness?: number; contrast?: number; saturation?: number }
 
 export interface TrainOptions {
-  epochs?: number;            // default 20
+  epochs?: number;            // default 30 with the 'head' strategy, 10 with the others
   batchSize?: number;         // default 16
   learningRate?: number;      // default 1e-3 (head); backbone layers get learningRate * backboneLearningRateScale
   validationSplit?: number;   // fraction of each class held out, default 0
@@ -90,12 +90,12 @@ export interface TrainOptions {
   adaBN?: boolean;
   /** DANN: domain classifier behind gradient reversal, weight ramping to this value (true = 1); needs addUnlabeled() images and a strategy that trains the backbone. */
   domainAdaptation?: boolean | number;
-  /** head strategy: augmented views cached per image. */
+  /** head strategy: augmented views cached per image (default 8; 1 with augment: false). */
   cacheViews?: number;
   dropout?: number;
   /** A hidden dense layer (with ReLU) in the head; 0 (default) = a linear head. */
   hiddenUnits?: number;
-  /** On a NaN/infinite loss: 'error' (default, previous weights kept) or 'rollback' (finish with the last good epoch). */
+  /** On a NaN/infinite loss: 'error' (default, previous model kept) or 'rollback' (finish with the last good epoch; an error too when the first epoch diverges). */
   onDivergence?: 'error' | 'rollback';
   seed?: number;
   signal?: AbortSignal;

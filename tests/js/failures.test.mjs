@@ -50,8 +50,16 @@ test('a learning rate that makes the loss NaN: a clear error, the earlier model 
   await assert.rejects(clf.train({ strategy: 'full', optimizer: 'sgd', learningRate: 1e30, epochs: 3, batchSize: 4 }),
     (e) => e.code === 'WT_ERR_NOT_FINITE' && /diverged/.test(e.message) && /learning rate/.test(e.message));
   assert.deepEqual(await clf.predict(photo('roses', 5)), before, 'the previous model is untouched');
-  const r = await clf.train({ strategy: 'full', optimizer: 'sgd', learningRate: 1e30, epochs: 3, batchSize: 4, onDivergence: 'rollback' });
+  // rollback needs a finished epoch to go back to: diverging in the first one is the same clear error
+  await assert.rejects(clf.train({ strategy: 'full', optimizer: 'sgd', learningRate: 1e30, epochs: 3, batchSize: 4, onDivergence: 'rollback' }),
+    (e) => e.code === 'WT_ERR_NOT_FINITE' && /no good epoch to roll back to/.test(e.message) && /keeps its previous model/.test(e.message));
+  assert.deepEqual(await clf.predict(photo('roses', 5)), before, 'the previous model is untouched');
+  // warm-up ramps a far too high rate up over 12 steps: the first epochs are fine, a later one diverges
+  const ends = [];
+  const r = await clf.train({ strategy: 'full', optimizer: 'sgd', learningRate: 1e14, warmupSteps: 12, epochs: 6, batchSize: 4, augment: false, seed: 1,
+    onDivergence: 'rollback', onProgress: (p) => { if (p.phase === 'epoch') ends.push(p.epoch); } });
   assert.equal(r.diverged, true);
+  assert.ok(ends.length >= 1 && r.epoch + 1 < 6, `rolled back to an earlier epoch (epoch ends ${ends}, result epoch ${r.epoch})`);
   const bytes = await clf.save(); // saving checks every weight is finite
   const again = await webtune.loadClassifier(bytes);
   const p = await again.predict(photo('roses', 5));
