@@ -65,7 +65,7 @@ test('cross-origin isolated page: threaded module, all input kinds, trains off t
     const r = await run(page, 'scenario', { train: pick('train', CLASSES, 16), test: pick('test', CLASSES, 8), epochs: 8, cacheViews: 4 });
     const tr = r.train;
     t.diagnostic(`mt: init ${r.initMs | 0} ms, add 48 photos ${r.addMs | 0} ms, train ${tr.ms | 0} ms (${tr.frames} frames, ` +
-      `longest frame gap ${tr.maxFrameGap.toFixed(0)} ms, timer gap ${tr.maxTickGap.toFixed(0)} ms), test accuracy ${r.evaluate.accuracy.toFixed(3)}`);
+      `longest frame gap ${tr.maxFrameGap.toFixed(0)} ms, timer gap ${tr.maxTickGap.toFixed(0)} ms, longest main-thread task ${tr.longestTask.toFixed(0)} ms), test accuracy ${r.evaluate.accuracy.toFixed(3)}`);
     assert.equal(r.crossOriginIsolated, true);
     assert.equal(r.capabilities.variant, 'mt');
     assert.equal(r.capabilities.environment, 'browser');
@@ -82,8 +82,13 @@ test('cross-origin isolated page: threaded module, all input kinds, trains off t
     assert.ok(tr.epochLoss.at(-1) < tr.epochLoss[0], `epoch losses ${tr.epochLoss}`);
     assert.ok(tr.accuracy >= 0.9, `training accuracy ${tr.accuracy}`);
     assert.ok(tr.frames >= 5, `only ${tr.frames} animation frames during ${tr.ms} ms of training`);
-    assert.ok(tr.maxFrameGap < 200, `the main thread stalled: ${tr.maxFrameGap} ms between animation frames`);
-    assert.ok(tr.maxTickGap < 200, `the main thread stalled: ${tr.maxTickGap} ms between timer ticks`);
+    // the page's own thread never ran a task of 200 ms or more while training (the Long Tasks API);
+    // gaps between frames also count time another process held the CPU, so they get a wide bound
+    assert.equal(tr.longTasksObserved, true, 'the Long Tasks API is there');
+    const blocked = await run(page, 'blockMainThread');
+    assert.ok(blocked.longestTask >= 250, `the control: 300 ms of main-thread work shows as a ${blocked.longestTask} ms task`);
+    assert.ok(tr.longestTask < 200, `the main thread was busy for ${tr.longestTask} ms in one task (${tr.longTasks} tasks over 50 ms)`);
+    assert.ok(tr.maxFrameGap < 1000 && tr.maxTickGap < 1000, `the main thread stalled: ${tr.maxFrameGap} ms between frames, ${tr.maxTickGap} ms between timer ticks`);
     // held-out photos
     assert.equal(r.evaluate.n, 24);
     assert.ok(r.evaluate.accuracy >= 0.7, `test accuracy ${r.evaluate.accuracy}`);
@@ -149,7 +154,7 @@ test('page without COOP/COEP: single-threaded module, says why, still trains', a
   const { page, problems } = await openPage(servers.plain);
   try {
     const r = await run(page, 'scenario', { train: pick('train', ['dandelion', 'roses'], 12), test: pick('test', ['dandelion', 'roses'], 8), epochs: 6, cacheViews: 2 });
-    t.diagnostic(`st: init ${r.initMs | 0} ms, train ${r.train.ms | 0} ms, longest frame gap ${r.train.maxFrameGap.toFixed(0)} ms, test accuracy ${r.evaluate.accuracy.toFixed(3)}`);
+    t.diagnostic(`st: init ${r.initMs | 0} ms, train ${r.train.ms | 0} ms, longest frame gap ${r.train.maxFrameGap.toFixed(0)} ms, longest main-thread task ${r.train.longestTask.toFixed(0)} ms, test accuracy ${r.evaluate.accuracy.toFixed(3)}`);
     assert.equal(r.crossOriginIsolated, false);
     assert.equal(r.capabilities.variant, 'st');
     assert.equal(r.capabilities.threads, 1);
@@ -157,7 +162,8 @@ test('page without COOP/COEP: single-threaded module, says why, still trains', a
     assert.match(r.capabilities.reason, /Cross-Origin-Opener-Policy: same-origin/);
     assert.match(r.capabilities.reason, /Cross-Origin-Embedder-Policy: require-corp/);
     assert.equal(r.train.lastPhase, 'done');
-    assert.ok(r.train.maxFrameGap < 200, `the main thread stalled: ${r.train.maxFrameGap} ms`);
+    assert.ok(r.train.longTasksObserved && r.train.longestTask < 200, `the main thread was busy for ${r.train.longestTask} ms in one task`);
+    assert.ok(r.train.maxFrameGap < 1000, `the main thread stalled: ${r.train.maxFrameGap} ms`);
     assert.ok(r.evaluate.accuracy >= 0.8, `test accuracy ${r.evaluate.accuracy}`);
     assert.equal(r.reloaded.identical, true);
     assert.deepEqual(problems, []);
