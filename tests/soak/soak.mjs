@@ -5,7 +5,7 @@
 //
 //   node --expose-gc tests/soak/soak.mjs [--rounds 20] [--examples 2000] [--epochs 200] [--predictions 2000] [--json]
 //
-// docs/soak.md records a long run; tests/js/soak.test.mjs runs a short one and asserts flatness.
+// docs/soak.md records a long run; tests/js/failures.test.mjs runs a short one and asserts flatness.
 import { parseArgs } from 'node:util';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
