@@ -679,9 +679,12 @@ typedef struct wt_train_desc {
     float backbone_lr_scale;   /* learning-rate multiplier of unfrozen backbone layers; 0 = 0.1 */
     int bn_batch_stats;        /* unfrozen batch norms: 1 = train on batch statistics (and update the
                                   moving averages), 0 = keep them frozen (inference mode) */
-    int adabn;                 /* 1: re-estimate every batch norm's moving statistics (AdaBN): after
-                                  training on the unlabelled (target-domain) examples if there are
-                                  any, else before training on all the examples */
+    int adabn;                 /* 1: AdaBN. Every batch norm's moving statistics become the exact
+                                  mean and (population) variance of its input over a set of images,
+                                  layer after layer (each with the earlier layers on their new
+                                  statistics): the labelled examples before training and the
+                                  unlabelled (target-domain) ones after it, or all examples before
+                                  training if there are no unlabelled ones */
     float label_smoothing;     /* 0..0.5 */
     int balanced;              /* 1: weight the loss by inverse class frequency */
     int early_stopping;        /* epochs without a better validation accuracy before stopping
@@ -717,7 +720,9 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
 void wt_trainer_destroy(wt_trainer* tr);
 
 typedef enum wt_train_phase {
-    WT_PHASE_CACHE = 0,  /* computing cached embeddings (WT_STRATEGY_HEAD) or AdaBN statistics */
+    WT_PHASE_CACHE = 0,  /* computing cached embeddings (WT_STRATEGY_HEAD) or AdaBN statistics
+                            (before training, or after the last epoch's EPOCH step, whose last
+                            pass reports DONE); cache_done/total count image passes */
     WT_PHASE_TRAIN = 1,  /* a training step ran */
     WT_PHASE_EPOCH = 2,  /* a training step ran and finished an epoch: epoch metrics are valid */
     WT_PHASE_DONE = 3    /* training finished (all epochs, or early stopping) */

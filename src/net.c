@@ -861,11 +861,19 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
         float* mean = param_data(net, nd, WT_PARAM_MOVING_MEAN);
         float* var = param_data(net, nd, WT_PARAM_MOVING_VARIANCE);
         /* A frozen layer always normalises with its stored statistics and never updates them. */
-        if (net->bn_recalibrate > 0) {
-            /* AdaBN: the moving statistics become the running mean over recalibration batches */
-            float t = (float)net->bn_recalibrate;
-            wt_batchnorm_forward_train(pool, nd->out, nd->save_mean, nd->save_invstd, mean, var, in->out,
-                                       gamma, beta, (t - 1.0f) / t, &bd);
+        if (net->adabn_node == (int)(nd - net->nodes)) {
+            /* AdaBN: the population statistics of this layer's input; the pass stops here */
+            double* s1 = net->adabn_sums;
+            double* s2 = net->adabn_sums + bd.c;
+            for (int r = 0; r < bd.rows; r++) {
+                const float* x = in->out + (size_t)r * bd.c;
+                for (int ch = 0; ch < bd.c; ch++) {
+                    double dx = (double)x[ch] - mean[ch];
+                    s1[ch] += dx;
+                    s2[ch] += dx * dx;
+                }
+            }
+            net->adabn_rows += bd.rows;
         } else if (training && nd->trainable && nd->bn_mode == WT_BN_BATCH_STATS) {
             wt_batchnorm_forward_train(pool, nd->out, nd->save_mean, nd->save_invstd, mean, var, in->out,
                                        gamma, beta, nd->desc.bn_momentum, &bd);
@@ -898,6 +906,14 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
     }
 }
 
+/* The last node a pass computes: every node, or up to an AdaBN stop (net.h). */
+static int forward_last(const wt_net* net) {
+    int last = net->n_nodes - 1;
+    if (net->adabn_node > 0 && net->adabn_node < last) last = net->adabn_node;
+    if (net->forward_last > 0 && net->forward_last < last) last = net->forward_last;
+    return last;
+}
+
 wt_status wt_net_forward(wt_net* net, const float* input, int batch, int training) {
     if (!net || !input) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_forward: NULL argument");
     if (!net->planned)
@@ -909,7 +925,8 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
     if (!wt_all_finite(input, n_in))
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_forward: the input contains NaN or infinity");
     memcpy(net->nodes[0].out, input, n_in * sizeof(float));
-    for (int i = 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    int last = forward_last(net);
+    for (int i = 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
     /* fresh output gradients for this pass (shared ones are zeroed during backward) */
     for (int i = 1; i < net->n_nodes; i++) {
         wt_node* nd = &net->nodes[i];
@@ -940,7 +957,8 @@ wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int ba
     size_t n = (size_t)batch * node_elems(&net->nodes[node]);
     if (!wt_all_finite(values, n)) return wt_fail(WT_ERR_NOT_FINITE, "%s: the values contain NaN or infinity", fn);
     memcpy(net->nodes[node].out, values, n * sizeof(float));
-    for (int i = node + 1; i < net->n_nodes; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    int last = forward_last(net);
+    for (int i = node + 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
     for (int i = 1; i < net->n_nodes; i++) {
         wt_node* nd = &net->nodes[i];
         if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));

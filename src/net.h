@@ -72,8 +72,15 @@ struct wt_net {
     int grads_pending;   /* output gradients were set since the last forward */
     int forward_from;    /* node the last pass started after (0: the input) */
     int save_memory;     /* wt_net_set_memory_saving */
-    int bn_recalibrate;  /* > 0: every batch norm folds this pass into its moving statistics as
-                            batch number bn_recalibrate of a running mean (AdaBN); set by the trainer */
+    /* AdaBN, set by the trainer: > 0 makes forward passes stop at batch norm node adabn_node, which
+     * adds its input's per-channel sums (shifted by its moving mean, for accuracy) to adabn_sums
+     * ([2*c]: sum of x - mean, sum of (x - mean)^2) and the rows (N*H*W) to adabn_rows, instead of
+     * computing its output. Every earlier layer runs in inference mode. forward_last > 0 stops
+     * passes after that node too (the trainer keeps its output: an AdaBN checkpoint). */
+    int adabn_node;
+    int forward_last;
+    double* adabn_sums;
+    double adabn_rows;
     uint64_t forward_count;
 };
 

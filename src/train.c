@@ -52,8 +52,28 @@ struct wt_trainer {
     int have_best;
     int done;
     wt_train_progress last;
-    /* AdaBN: batches of every example folded into the batch-norm statistics before anything else */
-    int adabn_done, adabn_total;
+    /* AdaBN: every batch norm's moving statistics become the exact population statistics of its
+     * input over a list of images, one layer after another (a layer's input depends on the new
+     * statistics of the layers before it): per layer, inference passes over all the images that stop
+     * at the layer. Before training over the labelled (source) images, or all images when there are
+     * no unlabelled ones; after training over the unlabelled (target) images. So that a pass need
+     * not start at the input every time, the outputs of a checkpoint node (one no later node reads
+     * past, e.g. a block output) are kept for all the images once the layers before it are done. */
+    int* bn_nodes;
+    int n_bn;
+    int* is_cut;              /* per node: no later node reads a node before it */
+    double* bn_sums;          /* 2 * the widest batch norm */
+    int* adabn_list;          /* dataset indices of this pass */
+    int adabn_n;
+    int* jobs;                /* batch norm node (> 0: estimate it) or -checkpoint node (keep its outputs) */
+    int n_jobs;
+    int adabn_done, adabn_total; /* (job, batch) passes */
+    int adabn_images_done;    /* images through the net (an image counts once per job) */
+    int ck;                   /* checkpoint node (0: the images) */
+    float* ck_buf;            /* its outputs for every image */
+    float* ck_next;           /* the next checkpoint's, being filled */
+    int adabn_after;          /* the passes after training are running */
+    int* labelled_idx;        /* the before-training list */
     /* DANN */
     int* unl_idx;             /* unlabelled (target-domain) examples */
     int n_unl, unl_pos;
@@ -273,10 +293,54 @@ static void shuffle(int* a, int n, uint64_t seed, uint64_t stream) {
     }
 }
 
+/* Checkpoint outputs AdaBN may keep (all images of a pass at one node). */
+#define ADABN_CACHE_BYTES ((size_t)64 << 20)
+
+static size_t node_floats(const wt_node* nd) { return (size_t)nd->h * nd->w * nd->c; }
+
+/* Starts AdaBN over dataset examples list[0..n) (kept by the caller): plans the jobs, each batch
+ * norm in order and, before the next one, the latest checkpoint before it whose outputs fit. */
+static void adabn_begin(wt_trainer* tr, int* list, int n) {
+    int batch = tr->desc.batch_size;
+    tr->adabn_list = list;
+    tr->adabn_n = n;
+    tr->adabn_done = 0;
+    tr->adabn_images_done = 0;
+    tr->n_jobs = 0;
+    int ck = 0;
+    for (int li = 0; li < tr->n_bn; li++) {
+        tr->jobs[tr->n_jobs++] = tr->bn_nodes[li];
+        if (li + 1 == tr->n_bn) break;
+        for (int k = tr->bn_nodes[li + 1] - 1; k > ck; k--)
+            if (tr->is_cut[k] && (size_t)n * node_floats(&tr->net->nodes[k]) * sizeof(float) <= ADABN_CACHE_BYTES) {
+                tr->jobs[tr->n_jobs++] = -k;
+                ck = k;
+                break;
+            }
+    }
+    tr->adabn_total = n > 0 ? tr->n_jobs * ((n + batch - 1) / batch) : 0;
+    tr->ck = 0;
+    free(tr->ck_buf);
+    free(tr->ck_next);
+    tr->ck_buf = tr->ck_next = NULL;
+}
+
 void wt_trainer_destroy(wt_trainer* tr) {
     if (!tr) return;
     if (tr->domain_first > 0) wt_net_truncate(tr->net, tr->domain_first - 1);
     free(tr->unl_idx);
+    free(tr->bn_nodes);
+    free(tr->is_cut);
+    free(tr->jobs);
+    free(tr->ck_buf);
+    free(tr->ck_next);
+    free(tr->bn_sums);
+    free(tr->labelled_idx);
+    if (tr->net) {
+        tr->net->adabn_node = 0;
+        tr->net->adabn_sums = NULL;
+        tr->net->forward_last = 0;
+    }
     free(tr->grad_buf);
     free(tr->domain_labels);
     free(tr->good_params);
@@ -464,9 +528,38 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
     int plan_batch = tr->domain_first ? 2 * batch : batch;
     st = wt_net_plan(net, plan_batch);
     if (st) goto fail;
-    /* AdaBN before training on the user's images, or, given unlabelled target-domain images, after
-     * training on those (the model is then normalised for the domain it will see) */
-    if (d.adabn && tr->n_unl == 0) tr->adabn_total = n_ex;
+    /* AdaBN: the model trains on features normalised with the statistics of the images it trains
+     * on (the labelled ones) and, given unlabelled target-domain images, is normalised with theirs
+     * after training, for the domain it will see (Li et al. 2016) */
+    if (d.adabn) {
+        int max_c = 1;
+        tr->bn_nodes = (int*)malloc((size_t)net->n_nodes * sizeof(int));
+        tr->labelled_idx = (int*)malloc((size_t)(n_ex ? n_ex : 1) * sizeof(int));
+        if (!tr->bn_nodes || !tr->labelled_idx) goto oom;
+        for (int i = 1; i < net->n_nodes; i++)
+            if (net->nodes[i].desc.type == WT_LAYER_BATCHNORM) {
+                tr->bn_nodes[tr->n_bn++] = i;
+                if (net->nodes[i].c > max_c) max_c = net->nodes[i].c;
+            }
+        tr->bn_sums = (double*)malloc((size_t)2 * max_c * sizeof(double));
+        tr->jobs = (int*)malloc((size_t)2 * (tr->n_bn + 1) * sizeof(int));
+        tr->is_cut = (int*)calloc((size_t)net->n_nodes, sizeof(int));
+        if (!tr->bn_sums || !tr->jobs || !tr->is_cut) goto oom;
+        int lowest = net->n_nodes; /* the lowest node read by a node after k */
+        for (int k = net->n_nodes - 1; k > 0; k--) {
+            tr->is_cut[k] = lowest >= k;
+            const wt_node* nd = &net->nodes[k];
+            if (nd->desc.input < lowest) lowest = nd->desc.input;
+            if (nd->desc.type == WT_LAYER_ADD && nd->desc.input2 < lowest) lowest = nd->desc.input2;
+        }
+        int n_lab = 0;
+        for (int i = 0; i < n_ex; i++) {
+            int label;
+            wt_dataset_get(ds, i, &label, NULL);
+            if (label >= 0 || tr->n_unl == 0) tr->labelled_idx[n_lab++] = i;
+        }
+        adabn_begin(tr, tr->labelled_idx, n_lab);
+    }
 
     /* with cached views an epoch visits every view of every image: views are cheap rows there */
     tr->n_rows = d.strategy == WT_STRATEGY_HEAD ? tr->n_train * tr->views : tr->n_train;
@@ -542,22 +635,93 @@ static int argmax(const float* x, int n) {
     return best;
 }
 
-/* One batch of AdaBN: every example (labelled or not, plain) through the net with each batch norm
- * folding the batch's statistics into a running mean of its moving statistics. */
+/* One AdaBN pass: batch bi of the images from the checkpoint (or the images) up to the job's node.
+ * A batch norm job adds its input's sums; after the last batch the layer's moving statistics become
+ * the population mean and (biased, over N*H*W) variance, which the later jobs' passes use. A
+ * checkpoint job keeps the node's outputs, which later passes start from. */
 static wt_status adabn_step(wt_trainer* tr, wt_train_progress* p) {
     int batch = tr->desc.batch_size;
-    int first = tr->adabn_done;
-    int n = tr->adabn_total - first < batch ? tr->adabn_total - first : batch;
-    for (int b = 0; b < n; b++) example_tensor(tr, first + b, -1, tr->input + (size_t)b * tr->in_elems);
-    tr->net->bn_recalibrate = first / batch + 1;
-    wt_status st = wt_net_forward(tr->net, tr->input, n, 0);
-    tr->net->bn_recalibrate = 0;
+    int n_batches = (tr->adabn_n + batch - 1) / batch;
+    int job = tr->jobs[tr->adabn_done / n_batches], bi = tr->adabn_done % n_batches;
+    wt_net* net = tr->net;
+    int node = job > 0 ? job : -job;
+    int c = net->nodes[node].c;
+    size_t ck_floats = node_floats(&net->nodes[tr->ck]);
+    if (bi == 0 && job > 0) {
+        memset(tr->bn_sums, 0, (size_t)2 * c * sizeof(double));
+        net->adabn_rows = 0.0;
+    }
+    if (bi == 0 && job < 0) {
+        tr->ck_next = (float*)malloc((size_t)tr->adabn_n * node_floats(&net->nodes[node]) * sizeof(float));
+        if (!tr->ck_next) return wt_fail(WT_ERR_OUT_OF_MEMORY, "AdaBN: out of memory");
+    }
+    int first = bi * batch;
+    int n = tr->adabn_n - first < batch ? tr->adabn_n - first : batch;
+    net->adabn_node = job > 0 ? node : 0;
+    net->adabn_sums = tr->bn_sums;
+    net->forward_last = node;
+    wt_status st;
+    if (tr->ck == 0) {
+        for (int b = 0; b < n; b++) example_tensor(tr, tr->adabn_list[first + b], -1, tr->input + (size_t)b * tr->in_elems);
+        st = wt_net_forward(net, tr->input, n, 0);
+    } else {
+        st = wt_net_forward_from(net, tr->ck, tr->ck_buf + (size_t)first * ck_floats, n, 0);
+    }
+    net->adabn_node = 0;
+    net->adabn_sums = NULL;
+    net->forward_last = 0;
     if (st) return st;
-    tr->adabn_done += n;
+    if (job < 0) {
+        size_t f = node_floats(&net->nodes[node]);
+        memcpy(tr->ck_next + (size_t)first * f, net->nodes[node].out, (size_t)n * f * sizeof(float));
+        if (bi == n_batches - 1) {
+            free(tr->ck_buf);
+            tr->ck_buf = tr->ck_next;
+            tr->ck_next = NULL;
+            tr->ck = node;
+        }
+    } else if (bi == n_batches - 1) {
+        float *mean = NULL, *var = NULL;
+        for (int i = 0; i < net->n_params; i++) {
+            wt_param* q = &net->params[i];
+            if (q->node != node) continue;
+            if (q->kind == WT_PARAM_MOVING_MEAN) mean = q->data;
+            if (q->kind == WT_PARAM_MOVING_VARIANCE) var = q->data;
+        }
+        if (!mean || !var) return wt_fail(WT_ERR_STATE, "AdaBN: batch norm '%s' has no moving statistics", net->nodes[node].name);
+        double rows = net->adabn_rows;
+        for (int ch = 0; ch < c; ch++) {
+            double m = tr->bn_sums[ch] / rows; /* the mean's offset from the old mean */
+            double v = tr->bn_sums[c + ch] / rows - m * m;
+            mean[ch] = (float)(mean[ch] + m);
+            var[ch] = (float)(v > 0.0 ? v : 0.0);
+        }
+    }
+    tr->adabn_done++;
+    tr->adabn_images_done += n;
+    if (tr->adabn_done == tr->adabn_total) { /* the checkpoint outputs are no longer needed */
+        free(tr->ck_buf);
+        tr->ck_buf = NULL;
+        tr->ck = 0;
+    }
     memset(p, 0, sizeof *p);
-    p->phase = WT_PHASE_CACHE;
-    p->cache_done = tr->adabn_done;
-    p->cache_total = tr->adabn_total + tr->cache_total;
+    if (tr->adabn_after) {
+        *p = tr->last;
+        if (tr->adabn_done == tr->adabn_total) {
+            tr->done = 1;
+            p->phase = WT_PHASE_DONE;
+            tr->last = *p;
+        } else {
+            p->phase = WT_PHASE_CACHE;
+        }
+    } else {
+        p->phase = WT_PHASE_CACHE;
+        p->epochs = tr->desc.epochs;
+    }
+    if (p->phase == WT_PHASE_CACHE) {
+        p->cache_done = tr->adabn_images_done;
+        p->cache_total = tr->n_jobs * tr->adabn_n + (tr->adabn_after ? 0 : tr->cache_total);
+    }
     p->images = n;
     return WT_OK;
 }
@@ -588,8 +752,8 @@ static wt_status cache_step(wt_trainer* tr, wt_train_progress* p) {
     tr->cache_done += n;
     memset(p, 0, sizeof *p);
     p->phase = WT_PHASE_CACHE;
-    p->cache_done = tr->adabn_total + tr->cache_done;
-    p->cache_total = tr->adabn_total + tr->cache_total;
+    p->cache_done = tr->n_jobs * tr->adabn_n + tr->cache_done;
+    p->cache_total = tr->n_jobs * tr->adabn_n + tr->cache_total;
     p->images = n;
     return WT_OK;
 }
@@ -641,26 +805,19 @@ static wt_status validate(wt_trainer* tr, float* accuracy, float* loss) {
     return WT_OK;
 }
 
-/* Re-estimates every batch norm's moving statistics on examples list[0..n) (AdaBN). */
-static wt_status recalibrate(wt_trainer* tr, const int* list, int n) {
-    int batch = tr->desc.batch_size;
-    wt_status st = WT_OK;
-    for (int first = 0; first < n && !st; first += batch) {
-        int m = n - first < batch ? n - first : batch;
-        for (int b = 0; b < m; b++) example_tensor(tr, list[first + b], -1, tr->input + (size_t)b * tr->in_elems);
-        tr->net->bn_recalibrate = first / batch + 1;
-        st = wt_net_forward(tr->net, tr->input, m, 0);
-        tr->net->bn_recalibrate = 0;
-    }
-    return st;
-}
-
-static wt_status finish(wt_trainer* tr) {
+/* Training is over: the best epoch's weights (with a validation split), then AdaBN on the
+ * unlabelled target images if asked for. Returns 1 if AdaBN passes follow (the trainer is done after
+ * them), 0 if the trainer is done. */
+static int finish(wt_trainer* tr) {
     /* with a validation split, keep the weights of the best epoch (early stopping or not) */
     if (tr->have_best) snapshot_params(tr->net, tr->best_params, 1);
+    if (tr->desc.adabn && tr->n_unl > 0) {
+        adabn_begin(tr, tr->unl_idx, tr->n_unl);
+        tr->adabn_after = 1;
+        return 1;
+    }
     tr->done = 1;
-    if (tr->desc.adabn && tr->n_unl > 0) return recalibrate(tr, tr->unl_idx, tr->n_unl);
-    return WT_OK;
+    return 0;
 }
 
 static wt_status train_step(wt_trainer* tr, wt_train_progress* p);
@@ -842,11 +999,9 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
         tr->epoch_correct = 0;
         tr->epoch_seen = 0;
         shuffle(tr->order, tr->n_rows, tr->desc.seed, 1000 + (uint64_t)tr->epoch);
-        if (stop || tr->epoch >= tr->desc.epochs) {
-            st = finish(tr);
-            if (st) return st;
-            p->phase = WT_PHASE_DONE;
-        }
+        /* the last epoch's step reports DONE, or EPOCH when AdaBN passes follow (the last of
+         * them reports DONE) */
+        if ((stop || tr->epoch >= tr->desc.epochs) && !finish(tr)) p->phase = WT_PHASE_DONE;
         tr->last = *p;
     }
     return WT_OK;

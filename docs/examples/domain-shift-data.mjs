@@ -30,16 +30,22 @@ export function shift(rgb, w, h) {
 /**
  * @param webtune  the package API
  * @param files  (split, class, n, from) -> image paths
- * @returns {{ sourceExamples, targetTrain, targetTest }} source: 16 labelled photos per class;
- *   target: 10 unlabelled and 12 labelled (for scoring) shifted photos per class
+ * @param classes
+ * @param sizes  per class: `source` labelled photos (train/, from the first), `unlabelled` target
+ *   photos (train/, from `unlabelledFrom`), `scored` target photos (test/, from the first): three
+ *   disjoint sets of photos. Defaults: 16, 10 from 20, 12.
+ * @returns {{ sourceExamples, targetTrain, targetTest }} source: labelled photos as taken; target:
+ *   unlabelled shifted photos (for AdaBN / DANN) and labelled shifted photos (only to score)
  */
-export async function domainShiftData(webtune, files, classes = ['daisy', 'roses', 'sunflowers']) {
+export async function domainShiftData(webtune, files, classes = ['daisy', 'roses', 'sunflowers'], sizes = {}) {
+  const { source = 16, unlabelled = 10, unlabelledFrom = 20, scored = 12 } = sizes;
+  if (unlabelledFrom < source) throw new Error('domainShiftData: the unlabelled photos must come after the source photos');
   const src = await webtune.createClassifier({ labels: classes }); // turns photos into 224x224 RGB
-  for (const c of classes) await src.addExamples(c, files('train', c, 16));
+  for (const c of classes) await src.addExamples(c, files('train', c, source));
   const sourceExamples = (await src.exportExamples()).examples;
   await src.dispose();
   const tgt = await webtune.createClassifier({ labels: classes });
-  for (const c of classes) await tgt.addExamples(c, [...files('train', c, 10, 20), ...files('test', c, 12)]);
+  for (const c of classes) await tgt.addExamples(c, [...files('train', c, unlabelled, unlabelledFrom), ...files('test', c, scored)]);
   const all = (await tgt.exportExamples()).examples;
   await tgt.dispose();
   const targetTrain = [];
@@ -48,7 +54,7 @@ export async function domainShiftData(webtune, files, classes = ['daisy', 'roses
   for (const e of all) {
     seen[e.label] = (seen[e.label] ?? 0) + 1;
     const img = shift(e.data, 224, 224);
-    if (seen[e.label] <= 10) targetTrain.push(img);
+    if (seen[e.label] <= unlabelled) targetTrain.push(img);
     else targetTest.push({ image: img, label: e.label });
   }
   return { sourceExamples, targetTrain, targetTest };

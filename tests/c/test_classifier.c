@@ -133,7 +133,7 @@ static float run(wt_net* net, int emb, int logits, wt_dataset* ds, wt_train_desc
     CHECK(st == WT_OK, "trainer_create: %s", wt_last_error());
     if (st) return -1.0f;
     wt_train_progress p = { 0 };
-    int calls = 0, cache_calls = 0, epochs_seen = 0;
+    int calls = 0, cache_calls = 0, epochs_seen = 0, after = 0;
     float first_val = -2.0f;
     while (p.phase != WT_PHASE_DONE && calls < 100000) {
         st = wt_trainer_step(tr, &p);
@@ -141,7 +141,9 @@ static float run(wt_net* net, int emb, int logits, wt_dataset* ds, wt_train_desc
         if (st) break;
         calls++;
         if (p.phase == WT_PHASE_CACHE) cache_calls++;
-        if (p.phase == WT_PHASE_EPOCH || p.phase == WT_PHASE_DONE) {
+        /* AdaBN on target images runs after the last epoch: its last pass reports DONE */
+        if (p.phase == WT_PHASE_CACHE && epochs_seen > 0) after = 1;
+        if (p.phase == WT_PHASE_EPOCH || (p.phase == WT_PHASE_DONE && !after)) {
             if (first_val < -1.5f) first_val = p.val_accuracy;
             epochs_seen++;
         }
@@ -149,7 +151,7 @@ static float run(wt_net* net, int emb, int logits, wt_dataset* ds, wt_train_desc
     CHECK(p.phase == WT_PHASE_DONE, "training did not finish");
     CHECK(epochs_seen == d.epochs || d.early_stopping > 0, "saw %d epoch ends, not %d", epochs_seen, d.epochs);
     if (d.strategy == WT_STRATEGY_HEAD) CHECK(cache_calls > 0, "head strategy computed no cache");
-    else CHECK(cache_calls == 0, "only the head strategy caches");
+    else CHECK(cache_calls == 0 || d.adabn, "only the head strategy and AdaBN cache");
     /* a finished trainer keeps reporting DONE */
     wt_train_progress again;
     CHECK(wt_trainer_step(tr, &again) == WT_OK && again.phase == WT_PHASE_DONE, "step after done");
@@ -432,6 +434,123 @@ static void test_adabn_and_dann(void) {
     wt_context_destroy(ctx);
 }
 
+/* The largest deviation of every batch norm's moving statistics from the exact population mean and
+ * (biased, over N*H*W) variance of that layer's input over images[0..n), computed independently:
+ * one inference pass over all n images at once (no memory saving, so every node stays readable)
+ * with the net's final statistics, reading each batch norm's input. This is the fixed point AdaBN
+ * must reach: every layer normalised with the statistics its input really has on those images when
+ * the earlier layers use their new statistics. Returns the worst relative error. */
+static double bn_stats_error(wt_net* net, const uint8_t* images, int n, const char** worst) {
+    wt_net_set_memory_saving(net, 0);
+    CHECK(wt_net_plan(net, n) == WT_OK, "%s", wt_last_error());
+    float* input = malloc((size_t)n * S * S * 3 * sizeof(float));
+    CHECK(wt_pixels_to_tensor(images, (size_t)n * S * S * 3, 0.0f, 0.0f, input) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_forward(net, input, n, 0) == WT_OK, "%s", wt_last_error());
+    double err = 0.0;
+    for (int node = 1; node < wt_net_node_count(net); node++) {
+        wt_layer_desc d;
+        wt_net_node_desc(net, node, &d);
+        if (d.type != WT_LAYER_BATCHNORM) continue;
+        int h, w, c;
+        wt_net_node_shape(net, d.input, &h, &w, &c);
+        size_t rows = (size_t)n * h * w;
+        float* x = malloc(rows * c * sizeof(float));
+        CHECK(wt_net_read_output(net, d.input, x, rows * c) == WT_OK, "%s", wt_last_error());
+        float *mean = NULL, *var = NULL;
+        for (int i = 0; i < wt_net_param_count(net); i++) {
+            wt_param_info info;
+            wt_net_param_info(net, i, &info);
+            if (info.node != node) continue;
+            float** dst = info.kind == WT_PARAM_MOVING_MEAN ? &mean : info.kind == WT_PARAM_MOVING_VARIANCE ? &var : NULL;
+            if (!dst) continue;
+            *dst = malloc(c * sizeof(float));
+            wt_net_param_read(net, i, *dst, c);
+        }
+        for (int ch = 0; ch < c; ch++) {
+            double s = 0.0, sq = 0.0;
+            for (size_t r = 0; r < rows; r++) s += x[r * c + ch];
+            double m = s / rows;
+            for (size_t r = 0; r < rows; r++) sq += (x[r * c + ch] - m) * (x[r * c + ch] - m);
+            double v = sq / rows, sd = sqrt(v) + 1e-3;
+            double e = fmax(fabs(mean[ch] - m) / sd, fabs(var[ch] - v) / (v + 1e-3));
+            if (e > err) {
+                err = e;
+                *worst = d.name;
+            }
+        }
+        free(x);
+        free(mean);
+        free(var);
+    }
+    free(input);
+    return err;
+}
+
+/* AdaBN sets every batch norm's moving statistics to the exact population statistics of its input
+ * over the target images (or, with no unlabelled images, over all images), layer after layer: a
+ * count of images that is not a multiple of the batch size, a strong colour cast so the statistics
+ * really move, frozen (head, top) and batch-statistics strategies. */
+static void test_adabn_statistics(void) {
+    enum { N_UNL = 13 };
+    uint8_t* target = malloc((size_t)N_UNL * S * S * 3);
+    for (int n = 0; n < N_UNL; n++) {
+        uint8_t* px = target + (size_t)n * S * S * 3;
+        make_example(n % CLASSES, 700 + n, px);
+        for (int i = 0; i < S * S * 3; i += 3) {
+            px[i] = (uint8_t)(px[i] / 2 + 120);
+            px[i + 2] = (uint8_t)(px[i + 2] * 2 / 5);
+        }
+    }
+    const struct {
+        const char* label;
+        wt_train_desc d;
+        int unlabelled;
+    } cases[] = {
+        { "head, target images", { .epochs = 2, .batch_size = 4, .seed = 1, .adabn = 1 }, 1 },
+        { "head, no target images", { .epochs = 1, .batch_size = 8, .seed = 1, .adabn = 1 }, 0 },
+        { "top:2 batch stats, target images",
+          { .strategy = WT_STRATEGY_TOP, .bn_batch_stats = 1, .epochs = 2, .batch_size = 8, .seed = 1, .adabn = 1 }, 1 },
+        { "top:2 + DANN, target images",
+          { .strategy = WT_STRATEGY_TOP, .epochs = 2, .batch_size = 8, .seed = 1, .adabn = 1, .domain_adaptation = 0.5f }, 1 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        wt_context* ctx;
+        wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 4 }, &ctx);
+        wt_dataset* ds = make_dataset();
+        int emb, logits;
+        wt_net* net = pretrained(ctx, ds, &emb, &logits);
+        int n_all = wt_dataset_count(ds);
+        if (cases[k].unlabelled)
+            for (int n = 0; n < N_UNL; n++)
+                CHECK(wt_dataset_add(ds, target + (size_t)n * S * S * 3, S * S * 3, -1, NULL) == WT_OK, "%s", wt_last_error());
+        wt_train_progress p;
+        run(net, emb, logits, ds, cases[k].d, &p);
+        const uint8_t* images = target;
+        uint8_t* all = NULL;
+        int n = N_UNL;
+        if (!cases[k].unlabelled) { /* every example */
+            all = malloc((size_t)n_all * S * S * 3);
+            for (int i = 0; i < n_all; i++) {
+                const uint8_t* px;
+                wt_dataset_get(ds, i, NULL, &px);
+                memcpy(all + (size_t)i * S * S * 3, px, S * S * 3);
+            }
+            images = all;
+            n = n_all;
+        }
+        const char* worst = "?";
+        double err = bn_stats_error(net, images, n, &worst);
+        printf("  AdaBN (%s): worst deviation from the exact statistics %.2g (%s)\n", cases[k].label, err, worst);
+        CHECK(err < 1e-3, "AdaBN (%s): %s's statistics are off the exact population statistics by %.3g",
+              cases[k].label, worst, err);
+        free(all);
+        wt_dataset_destroy(ds);
+        wt_net_destroy(net);
+        wt_context_destroy(ctx);
+    }
+    free(target);
+}
+
 static int all_finite(const wt_net* net) {
     snapshot s = take(net);
     int ok = 1;
@@ -650,6 +769,7 @@ int main(void) {
     test_blocks_and_errors();
     test_repeatable();
     test_adabn_and_dann();
+    test_adabn_statistics();
     test_divergence();
     test_gradcheck_unfrozen();
     test_memory_saving();

@@ -1,7 +1,8 @@
 // strategies.test.mjs: every fine-tuning strategy through the public API on real flower photos and
 // the real MobileNet v2 backbone: each beats the untrained head on held-out photos; exactly the
 // layers a strategy should train change (frozen ones stay bit-identical, batch-norm statistics
-// included); domain adaptation helps on a shifted domain; seeds make runs repeatable.
+// included); domain adaptation runs on a shifted domain (tests/js/domain-adaptation.test.mjs checks
+// that it helps); seeds make runs repeatable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -126,9 +127,9 @@ test('a seed makes a single-thread run repeatable bit for bit; threads change re
   assert.ok(worst < 1e-2, `threads changed a weight by ${worst} (relative)`);
 });
 
-// The shifted-domain comparison itself (with and without DANN / AdaBN over seeds) is measured by
-// docs/examples/domain-shift.mjs and recorded in docs/strategies.md; here, what must hold whatever
-// the numbers: both run on real photos with unlabelled target images, learn, and DANN's domain
+// The shifted-domain comparison itself (with and without adaptation over seeds) is
+// tests/js/domain-adaptation.test.mjs, and docs/examples/domain-shift.mjs for docs/strategies.md;
+// here, what must hold whatever the numbers: both run on real photos with unlabelled target images, learn, and DANN's domain
 // classifier is gone from the saved model.
 test('domain adaptation (DANN, AdaBN) on a colour-shifted, blurred target domain: trains, learns, leaves no domain head', async () => {
   const { sourceExamples, targetTrain, targetTest } = await domainShiftData(webtune, files);
