@@ -26,7 +26,7 @@ const FOLDS = Number(args.folds);
 const SEED = Number(args.seed);
 
 // name -> changes from the default this script was written to improve (8 views of mild colour
-// jitter and mirroring, plain Adam); `chosen` is what train() does with no options today
+// jitter and mirroring, plain Adam); `library default` is what train() does with no options now
 const mild = { flip: true, brightness: 0.2, contrast: 0.2 };
 const PREVIOUS = { cacheViews: 8, augment: mild, optimizer: 'adam', weightDecay: 0 };
 const CANDIDATES = {
@@ -42,8 +42,8 @@ const CANDIDATES = {
   'adamw 1 + cosine': { optimizer: 'adamw', weightDecay: 1, schedule: 'cosine' },
   '16 views + crop 0.8 + adamw 1': { cacheViews: 16, augment: { ...mild, crop: 0.8 }, optimizer: 'adamw', weightDecay: 1 },
 };
-const optionsOf = (name) => (name === 'chosen' ? { ...defaultTrainOptions } : { ...defaultTrainOptions, ...PREVIOUS, ...CANDIDATES[name] });
-CANDIDATES.chosen = {};
+const optionsOf = (name) => (name === 'library default' ? { ...defaultTrainOptions } : { ...defaultTrainOptions, ...PREVIOUS, ...CANDIDATES[name] });
+CANDIDATES['library default'] = {};
 
 if (args.list) {
   for (const name of Object.keys(CANDIDATES)) console.log(`${name}: ${JSON.stringify(optionsOf(name))}`);
