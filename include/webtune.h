@@ -119,7 +119,11 @@ typedef enum wt_layer_type {
     WT_LAYER_ADD = 7,             /* input + input2, same shape (residual connection) */
     WT_LAYER_GLOBAL_AVG_POOL = 8, /* [N,H,W,C] -> [N,1,1,C] */
     WT_LAYER_DROPOUT = 9,         /* inverted dropout in training, identity in inference */
-    WT_LAYER_GRAD_REVERSAL = 10   /* identity forward; backward multiplies the gradient by -lambda */
+    WT_LAYER_GRAD_REVERSAL = 10,  /* identity forward; backward multiplies the gradient by -lambda */
+    WT_LAYER_L2_NORMALIZE = 11    /* each position's channel vector divided by its root-mean-square:
+                                     x * sqrt(C) / sqrt(|x|^2 + C*1e-12), i.e. L2-normalised and scaled to
+                                     unit RMS (so the next layer sees inputs of order 1 whatever the
+                                     scale of x); no parameters */
 } wt_layer_type;
 
 typedef enum wt_padding {
@@ -637,12 +641,14 @@ wt_status wt_dataset_remove(wt_dataset* ds, int index);
  * Training a classifier: a backbone net cut at its embedding plus a new head, trained on a
  * dataset with one of the fine-tuning strategies.
  * ------------------------------------------------------------------------------------------- */
-/* Appends a classification head to net: [dropout (if rate > 0)] -> [dense(hidden, bias) -> relu
- * (if hidden > 0)] -> dense(n_classes, bias), reading node `embedding` ([N,1,1,D]); *logits_node
- * gets the last dense node. Weights start Glorot-uniform from the context seed; nodes are named
- * "head/dropout", "head/hidden", "head/relu", "head/dense". */
+/* Appends a classification head to net: [l2_normalize (if normalize)] -> [dropout (if rate > 0)]
+ * -> [dense(hidden, bias) -> relu (if hidden > 0)] -> dense(n_classes, bias), reading node
+ * `embedding` ([N,1,1,D]); *logits_node gets the last dense node. normalize = 1 divides each
+ * embedding by its root-mean-square (WT_LAYER_L2_NORMALIZE), so the head sees only the direction
+ * of the embedding, not its length. Weights start Glorot-uniform from the context seed; nodes are
+ * named "head/l2_normalize", "head/dropout", "head/hidden", "head/relu", "head/dense". */
 wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate, int hidden,
-                                     int* logits_node);
+                                     int normalize, int* logits_node);
 
 /* How much of the backbone trains. Frozen layers keep bit-identical weights and statistics and get
  * no gradient memory. */

@@ -708,7 +708,7 @@ static wt_status read_graph(model_plan* m, reader* r) {
         L->state_bn_mode = r_i32(r);
         L->name = r_string(r, 1, MAX_LAYER_NAME, "layer name", node, &L->name_len);
         if (r->st) return r->st;
-        if (type < WT_LAYER_CONV2D || type > WT_LAYER_GRAD_REVERSAL)
+        if (type < WT_LAYER_CONV2D || type > WT_LAYER_L2_NORMALIZE)
             return r_fail(r, "layer %d has unknown type %u", node, (unsigned)type);
         d->type = (wt_layer_type)type;
         d->padding = (wt_padding)padding;

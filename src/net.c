@@ -36,6 +36,7 @@ static const char* layer_type_name(wt_layer_type t) {
     case WT_LAYER_GLOBAL_AVG_POOL: return "global_avg_pool";
     case WT_LAYER_DROPOUT: return "dropout";
     case WT_LAYER_GRAD_REVERSAL: return "grad_reversal";
+    case WT_LAYER_L2_NORMALIZE: return "l2_normalize";
     }
     return "unknown";
 }
@@ -323,7 +324,7 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
     *out_node = -1;
     wt_layer_desc d = *desc;
     const char* tname = layer_type_name(d.type);
-    if (d.type < WT_LAYER_CONV2D || d.type > WT_LAYER_GRAD_REVERSAL)
+    if (d.type < WT_LAYER_CONV2D || d.type > WT_LAYER_L2_NORMALIZE)
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: unknown layer type %d", (int)d.type);
     if (d.input < 0 || d.input >= net->n_nodes)
         return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: %s input node %d does not exist", tname, d.input);
@@ -824,6 +825,36 @@ wt_status wt_net_set_bn_mode(wt_net* net, int node, wt_bn_mode mode) {
 /* Forward                                                                                      */
 /* ------------------------------------------------------------------------------------------- */
 
+/* WT_LAYER_L2_NORMALIZE over rows of c channels: y = x / r with r = sqrt(|x|^2 / c + 1e-12) (unit RMS).
+ * Backward: dx = (dy - y (y . dy) / c) / r. Serial: it runs on embeddings (a few thousand floats). */
+static void l2_normalize_forward(float* y, const float* x, int rows, int c) {
+    for (int r = 0; r < rows; r++) {
+        const float* xr = x + (size_t)r * c;
+        float* yr = y + (size_t)r * c;
+        double ss = 0.0;
+        for (int i = 0; i < c; i++) ss += (double)xr[i] * xr[i];
+        float inv = (float)(1.0 / sqrt(ss / c + 1e-12));
+        for (int i = 0; i < c; i++) yr[i] = xr[i] * inv;
+    }
+}
+
+static void l2_normalize_backward(float* dx, const float* dy, const float* x, int rows, int c) {
+    for (int r = 0; r < rows; r++) {
+        const float* xr = x + (size_t)r * c;
+        const float* gr = dy + (size_t)r * c;
+        float* dr = dx + (size_t)r * c;
+        double ss = 0.0, dot = 0.0;
+        for (int i = 0; i < c; i++) {
+            ss += (double)xr[i] * xr[i];
+            dot += (double)xr[i] * gr[i];
+        }
+        double ms = ss / c + 1e-12, inv = 1.0 / sqrt(ms);
+        /* y . dy / c = (x . dy) inv / c; dx = inv dy - inv^3 x (x . dy) / c */
+        float a = (float)inv, b = (float)(inv * inv * inv * dot / c);
+        for (int i = 0; i < c; i++) dr[i] += a * gr[i] - b * xr[i];
+    }
+}
+
 static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
     wt_pool* pool = net->ctx->pool;
     const wt_node* in = &net->nodes[nd->desc.input];
@@ -903,6 +934,7 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
         }
         break;
     case WT_LAYER_GRAD_REVERSAL: memcpy(nd->out, in->out, n_out * sizeof(float)); break;
+    case WT_LAYER_L2_NORMALIZE: l2_normalize_forward(nd->out, in->out, batch * nd->h * nd->w, nd->c); break;
     }
 }
 
@@ -1135,6 +1167,9 @@ static void backward_node(wt_net* net, wt_node* nd, int batch) {
         break;
     case WT_LAYER_GRAD_REVERSAL:
         if (d_in) wt_axpy(pool, d_in, -nd->desc.grl_lambda, nd->d_out, n_out);
+        break;
+    case WT_LAYER_L2_NORMALIZE:
+        if (d_in) l2_normalize_backward(d_in, nd->d_out, in->out, batch * nd->h * nd->w, nd->c);
         break;
     }
 }

@@ -1012,7 +1012,7 @@ static wt_status train_step(wt_trainer* tr, wt_train_progress* p) {
 /* ------------------------------------------------------------------------------------------- */
 
 wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, float dropout_rate, int hidden,
-                                     int* logits_node) {
+                                     int normalize, int* logits_node) {
     static const char fn[] = "wt_net_add_classifier_head";
     if (!net || !logits_node) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: NULL argument", fn);
     if (embedding < 0 || embedding >= net->n_nodes) return wt_fail(WT_ERR_NOT_FOUND, "%s: no node %d", fn, embedding);
@@ -1021,8 +1021,13 @@ wt_status wt_net_add_classifier_head(wt_net* net, int embedding, int n_classes, 
     if (!(dropout_rate >= 0.0f && dropout_rate < 1.0f))
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: dropout rate %g is not in [0, 1)", fn, dropout_rate);
     if (hidden < 0 || hidden > 65536) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: hidden units %d not in 0..65536", fn, hidden);
+    if (normalize != 0 && normalize != 1) return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: normalize must be 0 or 1, not %d", fn, normalize);
     int x = embedding;
     wt_status st;
+    if (normalize) {
+        st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .name = "head/l2_normalize", .input = x }, &x);
+        if (st) return st;
+    }
     if (dropout_rate > 0.0f) {
         st = wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_DROPOUT, .name = "head/dropout", .input = x,
                                                .dropout_rate = dropout_rate },

@@ -25,6 +25,10 @@ const SEEDS = Array.from({ length: Number(args.seeds) }, (_, i) => i + 1);
 const STRATEGIES = {
   'default (CLI, no options)': { ...cliTrainOptions, cliRefit: true },
   'head, all 200 photos (API default)': {},
+  // the best recipe by cross-validation on train/ (docs/examples/tune-default.mjs), run like the CLI
+  'CV-chosen candidate (CLI; 16 views, crop 0.8, AdamW 1)': {
+    ...cliTrainOptions, cliRefit: true, cacheViews: 16, augment: { crop: 0.8, flip: true, brightness: 0.2, contrast: 0.2 }, optimizer: 'adamw', weightDecay: 1,
+  },
   'head, no augmentation': { augment: false, cacheViews: 1 },
   'head + label smoothing 0.1 + dropout 0.2': { labelSmoothing: 0.1, dropout: 0.2 },
   'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, augment: { flip: true } },

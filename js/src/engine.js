@@ -460,7 +460,7 @@ export class Engine {
     const owned = [];
     try {
       const hidden = num(options.hiddenUnits, 'hiddenUnits', 0, 4096, 0);
-      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, b.meta.embeddingNode, c.labels.length, dropout, hidden);
+      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, b.meta.embeddingNode, c.labels.length, dropout, hidden, options.normalizeEmbedding ? 1 : 0);
       const phases = [];
       if (twoPhase && twoPhase.strategy !== STRATEGIES.head) {
         // phase 1: the head alone (cached embeddings); phase 2: the chosen strategy at a lower rate

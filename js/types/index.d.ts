@@ -95,6 +95,8 @@ export interface TrainOptions {
   dropout?: number;
   /** A hidden dense layer (with ReLU) in the head; 0 (default) = a linear head. */
   hiddenUnits?: number;
+  /** L2-normalise the embedding (scaled to unit root-mean-square) at the start of the head, so it sees only the embedding's direction. */
+  normalizeEmbedding?: boolean;
   /** On a NaN/infinite loss: 'error' (default, previous model kept) or 'rollback' (finish with the last good epoch; an error too when the first epoch diverges). */
   onDivergence?: 'error' | 'rollback';
   seed?: number;

@@ -184,13 +184,13 @@ static float run(wt_net* net, int emb, int logits, wt_dataset* ds, wt_train_desc
  * moving statistics for the frozen layers to keep. */
 static wt_net* pretrained(wt_context* ctx, wt_dataset* ds, int* emb, int* logits) {
     wt_net* net = backbone(ctx, emb);
-    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.0f, 0, logits) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.0f, 0, 0, logits) == WT_OK, "%s", wt_last_error());
     wt_train_progress p;
     run(net, *emb, *logits, ds, (wt_train_desc){ .strategy = WT_STRATEGY_FULL, .bn_batch_stats = 1, .epochs = 10,
                                                  .batch_size = 8, .learning_rate = 0.01f, .backbone_lr_scale = 1.0f,
                                                  .seed = 99 }, &p);
     CHECK(wt_net_truncate(net, *emb) == WT_OK, "%s", wt_last_error());
-    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.1f, 0, logits) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_add_classifier_head(net, *emb, CLASSES, 0.1f, 0, 0, logits) == WT_OK, "%s", wt_last_error());
     return net;
 }
 
@@ -285,7 +285,7 @@ static void test_blocks_and_errors(void) {
     wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 1 }, &ctx);
     int emb, logits;
     wt_net* net = backbone(ctx, &emb);
-    wt_net_add_classifier_head(net, emb, CLASSES, 0.0f, 0, &logits);
+    wt_net_add_classifier_head(net, emb, CLASSES, 0.0f, 0, 0, &logits);
     wt_dataset* ds = make_dataset();
     wt_trainer* tr = NULL;
     /* top:2 freezes Conv1 and block_1 and trains block_2 and Conv_1 */
@@ -353,7 +353,7 @@ static void test_repeatable(void) {
         wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 11 }, &ctx);
         int emb, logits;
         wt_net* net = backbone(ctx, &emb);
-        wt_net_add_classifier_head(net, emb, CLASSES, 0.2f, 0, &logits);
+        wt_net_add_classifier_head(net, emb, CLASSES, 0.2f, 0, 0, &logits);
         wt_dataset* ds = make_dataset();
         wt_train_desc d = { .strategy = WT_STRATEGY_FULL, .epochs = 2, .batch_size = 8, .seed = 5,
                             .validation_split = 0.2f, .augment = { .flip = 1, .rotation_deg = 10.0f } };
@@ -703,7 +703,7 @@ static void test_memory_saving(void) {
         wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 8 }, &ctx);
         int emb, logits;
         wt_net* net = backbone(ctx, &emb);
-        wt_net_add_classifier_head(net, emb, CLASSES, 0.3f, 0, &logits);
+        wt_net_add_classifier_head(net, emb, CLASSES, 0.3f, 0, 0, &logits);
         for (int i = 1; i < wt_net_node_count(net); i++) {
             wt_net_set_trainable(net, i, 1);
             if (i % 3 == 0) wt_net_set_bn_mode(net, i, WT_BN_BATCH_STATS);

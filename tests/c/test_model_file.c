@@ -224,6 +224,7 @@ static full_net build_full(wt_context* ctx) {
     x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "expand", .input = x, .out_channels = 64,
                                   .kernel_h = 1, .kernel_w = 1, .use_bias = 1, .padding = WT_PAD_VALID });
     x = f.pool = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .input = x });
     x = add(net, (wt_layer_desc){ .type = WT_LAYER_DROPOUT, .input = x, .dropout_rate = 0.25f });
     x = f.head = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head", .input = x,
                                            .out_channels = CLASSES, .use_bias = 1 });

@@ -2,6 +2,8 @@
  * - finite-difference check of every parameter gradient of a net that holds every layer type
  *   (conv2d 3x3 stride 2, batch norm in both modes, relu, relu6, depthwise stride 1 and 2, pointwise,
  *   residual add, global pooling, dense, dropout in inference, softmax cross-entropy with smoothing)
+ * - L2 normalisation: unit root-mean-square rows, scale invariance, and finite-difference gradients
+ *   of the layers below and above it (a smooth net, so no kinks blur the check)
  * - gradient reversal flips and scales the gradient below it
  * - results are bit-identical for 1, 2 and 3 threads
  * - frozen layers: no gradient memory, weights and moving statistics bit-identical after training */
@@ -197,6 +199,78 @@ static void test_gradients(void) {
     wt_context_destroy(ctx);
 }
 
+/* WT_LAYER_L2_NORMALIZE per position of a 3x3 convolution's output, then pooling and a dense head:
+ * every output row has unit root-mean-square, scaling the input does not change the logits, and
+ * the gradients of the convolution below the layer and the dense layer above it agree with finite
+ * differences (the net is smooth, so the tolerance is tight). */
+static void test_l2_normalize(void) {
+    wt_context* ctx;
+    CHECK(wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 5 }, &ctx) == WT_OK, "%s", wt_last_error());
+    built b = { 0 };
+    CHECK(wt_net_create(ctx, IN_H, IN_W, IN_C, &b.net) == WT_OK, "%s", wt_last_error());
+    wt_net* net = b.net;
+    int x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "conv", .input = 0, .out_channels = 12,
+                                      .use_bias = 1 });
+    int norm = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .name = "norm", .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = norm });
+    b.logits = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head", .input = x, .out_channels = CLASSES,
+                                         .use_bias = 1 });
+    CHECK(wt_net_keep_output(net, norm, 1) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_plan(net, BATCH) == WT_OK, "plan: %s", wt_last_error());
+    wt_layer_desc d;
+    CHECK(wt_net_node_desc(net, norm, &d) == WT_OK && d.type == WT_LAYER_L2_NORMALIZE, "node desc");
+
+    size_t rows = (size_t)BATCH * IN_H * IN_W, n = rows * 12;
+    float* y = wt_test_alloc(n);
+    float logits[BATCH * CLASSES], logits2[BATCH * CLASSES];
+    CHECK(wt_net_forward(net, input, BATCH, 0) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(net, norm, y, n) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(net, b.logits, logits, BATCH * CLASSES) == WT_OK, "%s", wt_last_error());
+    double worst = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        double ss = 0.0;
+        for (int c = 0; c < 12; c++) ss += (double)y[r * 12 + c] * y[r * 12 + c];
+        worst = fmax(worst, fabs(ss / 12.0 - 1.0));
+    }
+    CHECK(worst < 1e-5, "L2 normalised rows: mean square off 1 by %g", worst);
+    /* no bias below the layer's input scale: a conv without bias would make this exact; here the
+     * whole input scales, and with the conv's bias zeroed the logits must not change */
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        if (info.node == 1 && info.kind == WT_PARAM_BIAS) {
+            float* z = wt_test_alloc(info.count);
+            memset(z, 0, info.count * sizeof(float));
+            wt_net_param_write(net, i, z, info.count);
+            free(z);
+        }
+    }
+    static float scaled[sizeof input / sizeof input[0]];
+    CHECK(wt_net_forward(net, input, BATCH, 0) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(net, b.logits, logits, BATCH * CLASSES) == WT_OK, "%s", wt_last_error());
+    for (size_t i = 0; i < sizeof input / sizeof input[0]; i++) scaled[i] = 7.5f * input[i];
+    CHECK(wt_net_forward(net, scaled, BATCH, 0) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(net, b.logits, logits2, BATCH * CLASSES) == WT_OK, "%s", wt_last_error());
+    double diff = 0.0;
+    for (int i = 0; i < BATCH * CLASSES; i++) diff = fmax(diff, fabs(logits[i] - logits2[i]));
+    CHECK(diff < 1e-5, "L2 normalisation: scaling the input by 7.5 moved a logit by %g", diff);
+    free(y);
+    /* non-zero biases again, then the gradients */
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        if (info.kind != WT_PARAM_BIAS) continue;
+        float* v = wt_test_alloc(info.count);
+        wt_rng rng = { 9 + (uint64_t)i };
+        wt_rng_fill(&rng, v, info.count, -0.3f, 0.3f);
+        wt_net_param_write(net, i, v, info.count);
+        free(v);
+    }
+    check_param_grads(&b, 1.0f, "l2 normalize");
+    wt_net_destroy(net);
+    wt_context_destroy(ctx);
+}
+
 /* Dropout in a net: masks change from one training forward to the next, inference is the identity,
  * and the head's gradient sees the same mask as the forward pass that made it. */
 static void test_dropout_in_net(void) {
@@ -332,6 +406,7 @@ int main(void) {
     wt_rng rng = { 42 };
     wt_rng_fill(&rng, input, sizeof input / sizeof input[0], -1.0f, 1.0f);
     test_gradients();
+    test_l2_normalize();
     test_dropout_in_net();
     test_thread_invariance();
     test_freezing();

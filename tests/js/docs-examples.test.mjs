@@ -1,7 +1,7 @@
 // docs-examples.test.mjs: every runnable example of docs/api.md (docs/examples/*.mjs) runs with
 // node as a user would, on the real flowers photos and the real backbones, and prints what the docs
 // say it prints. The examples use small settings (each runs in seconds). The measurement scripts
-// (compare-strategies.mjs, domain-shift.mjs) take minutes and are not run here.
+// (compare-strategies.mjs, tune-default.mjs, domain-shift.mjs) take minutes and are not run here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const examples = path.join(root, 'docs', 'examples');
-const NOT_RUN = new Set(['compare-strategies.mjs', 'domain-shift.mjs', 'domain-shift-data.mjs']);
+const NOT_RUN = new Set(['compare-strategies.mjs', 'tune-default.mjs', 'domain-shift.mjs', 'domain-shift-data.mjs']);
 
 /** Runs docs/examples/<name> and returns its stdout (a failing example fails with its stderr). */
 async function run(name) {

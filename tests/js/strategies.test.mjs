@@ -102,6 +102,33 @@ for (const c of cases) {
   });
 }
 
+test('normalizeEmbedding: the head starts with an L2 normalisation, which the saved model keeps', async () => {
+  const clf = await classifier();
+  const r = await clf.train({ ...common, epochs: 30, normalizeEmbedding: true });
+  assert.ok(r.valAccuracy > untrained + 0.15 && r.valAccuracy >= 0.75, `validation ${r.valAccuracy} vs untrained ${untrained}`);
+  const bytes = await clf.save();
+  assert.deepEqual(await changes(clf), [], 'the backbone is bit-identical');
+  const { net } = loadModel(core, ctx, bytes);
+  const name = core.allocCString('head/l2_normalize');
+  try {
+    const node = core.callOutInt('wt_net_find_node', net, name);
+    assert.equal(core.module._wt_net_node_count(net), node + 2, 'the normalisation sits right before the dense head');
+  } finally {
+    core.free(name);
+    core.module._wt_net_destroy(net);
+  }
+  const probe = files('test', 'roses', 3);
+  const loaded = await webtune.loadClassifier(bytes);
+  const a = await clf.predictBatch(probe, { topK: 3 });
+  const b = await loaded.predictBatch(probe, { topK: 3 });
+  for (let i = 0; i < probe.length; i++) {
+    assert.deepEqual(b[i].map((x) => x.label), a[i].map((x) => x.label));
+    for (let k = 0; k < 3; k++) assert.ok(Math.abs(b[i][k].probability - a[i][k].probability) < 1e-6);
+  }
+  await loaded.dispose();
+  await clf.dispose();
+});
+
 test('a seed makes a single-thread run repeatable bit for bit; threads change results only by rounding', async () => {
   const run = async () => {
     const clf = await classifier();
