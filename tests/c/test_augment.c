@@ -11,31 +11,7 @@
 
 #include "webtune.h"
 #include "wt_test.h"
-
-#ifndef WT_SHARED_DIR
-#define WT_SHARED_DIR "../shared"
-#endif
-
-#ifdef __EMSCRIPTEN__
-#include <emscripten.h>
-EM_JS(char*, node_getenv, (const char* name), {
-    var v = typeof process == "object" && process.env ? process.env[UTF8ToString(name)] : undefined;
-    if (!v) return 0;
-    var n = lengthBytesUTF8(v) + 1;
-    var p = _malloc(n);
-    stringToUTF8(v, p, n);
-    return p;
-});
-#endif
-
-static const char* shared_dir(void) {
-#ifdef __EMSCRIPTEN__
-    const char* d = node_getenv("WT_SHARED_DIR");
-#else
-    const char* d = getenv("WT_SHARED_DIR");
-#endif
-    return d && d[0] ? d : WT_SHARED_DIR;
-}
+#include "wt_test_files.h"
 
 static uint8_t* xmalloc(size_t n) {
     uint8_t* p = malloc(n ? n : 1);
@@ -72,27 +48,6 @@ static double mean_value(const uint8_t* p, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += p[i];
     return s / (double)n;
-}
-
-static uint8_t* read_file(const char* path, size_t* len) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t* buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t* b = realloc(buf, cap);
-            if (!b) { free(buf); fclose(f); return NULL; }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static double now_us(void) {
@@ -438,9 +393,9 @@ static void test_golden(void) {
 
 static void test_photo(void) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/datasets/flowers/train/daisy/10391248763_1d16681106_n.jpg", shared_dir());
+    snprintf(path, sizeof path, "%s/datasets/flowers/train/daisy/10391248763_1d16681106_n.jpg", wt_test_shared_dir());
     size_t len = 0;
-    uint8_t* bytes = read_file(path, &len);
+    uint8_t* bytes = wt_test_read_file(path, &len);
     if (!bytes) {
         printf("SKIP photo: %s not found\n", path);
         return;

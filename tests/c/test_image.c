@@ -11,6 +11,7 @@
 
 #include "webtune.h"
 #include "wt_test.h"
+#include "wt_test_files.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
@@ -37,58 +38,6 @@
 #pragma GCC diagnostic pop
 #pragma GCC diagnostic ignored "-Wunused-function"
 #endif
-
-#ifndef WT_SHARED_DIR
-#define WT_SHARED_DIR "../shared"
-#endif
-
-#ifdef __EMSCRIPTEN__
-#include <emscripten.h>
-/* Emscripten's getenv sees a synthetic environment, not Node's: read process.env directly. The
- * string is malloc()ed and kept for the whole run. */
-EM_JS(char*, node_getenv, (const char* name), {
-    var v = typeof process == "object" && process.env ? process.env[UTF8ToString(name)] : undefined;
-    if (!v) return 0;
-    var n = lengthBytesUTF8(v) + 1;
-    var p = _malloc(n);
-    stringToUTF8(v, p, n);
-    return p;
-});
-#endif
-
-static const char* shared_dir(void) {
-    static const char* dir;
-    if (!dir) {
-#ifdef __EMSCRIPTEN__
-        const char* d = node_getenv("WT_SHARED_DIR");
-#else
-        const char* d = getenv("WT_SHARED_DIR");
-#endif
-        dir = d && d[0] ? d : WT_SHARED_DIR;
-    }
-    return dir;
-}
-
-static uint8_t* read_file(const char* path, size_t* len) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t* buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t* b = realloc(buf, cap);
-            if (!b) { free(buf); fclose(f); return NULL; }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 static int cmp_str(const void* a, const void* b) {
     return strcmp(*(const char* const*)a, *(const char* const*)b);
@@ -203,7 +152,7 @@ static uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
 
 static void test_decode_daisy(void) {
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/datasets/flowers/train/daisy", shared_dir());
+    snprintf(dir, sizeof dir, "%s/datasets/flowers/train/daisy", wt_test_shared_dir());
     char** names = NULL;
     int n = list_jpegs(dir, &names);
     CHECK(n == 40, "%s: found %d JPEGs, expected 40 (set WT_SHARED_DIR)", dir, n);
@@ -213,7 +162,7 @@ static void test_decode_daisy(void) {
         char path[4352];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         size_t len = 0;
-        uint8_t* bytes = read_file(path, &len);
+        uint8_t* bytes = wt_test_read_file(path, &len);
         CHECK(bytes != NULL, "cannot read %s", path);
         if (!bytes) { free(names[i]); continue; }
         wt_image img;
@@ -385,8 +334,8 @@ static size_t find_sof(const uint8_t* b, size_t n) {
 static uint8_t* read_daisy(size_t* len) {
     char path[4096];
     snprintf(path, sizeof path, "%s/datasets/flowers/train/daisy/10391248763_1d16681106_n.jpg",
-             shared_dir());
-    uint8_t* jpg = read_file(path, len);
+             wt_test_shared_dir());
+    uint8_t* jpg = wt_test_read_file(path, len);
     CHECK(jpg != NULL, "cannot read %s", path);
     return jpg;
 }
@@ -1073,7 +1022,7 @@ static void test_resize_errors(void) {
 }
 
 int main(void) {
-    printf("test_image: WT_SHARED_DIR=%s\n", shared_dir());
+    printf("test_image: WT_SHARED_DIR=%s\n", wt_test_shared_dir());
     test_decode_daisy();
     test_png_roundtrip();
     test_png_interlaced();

@@ -22,37 +22,7 @@
 #include "json.h"
 #include "webtune.h"
 #include "wt_test.h"
-
-#ifndef WT_SHARED_DIR
-#define WT_SHARED_DIR "../shared"
-#endif
-
-static const char* shared_dir(void) {
-    const char* d = getenv("WT_SHARED_DIR");
-    return d && d[0] ? d : WT_SHARED_DIR;
-}
-
-static uint8_t* read_file(const char* path, size_t* len) {
-    *len = 0;
-    FILE* f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t* buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-            buf = (uint8_t*)malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-                buf[n] = 0;
-                *len = (size_t)n;
-            } else {
-                free(buf);
-                buf = NULL;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
+#include "wt_test_files.h"
 
 /* ------------------------------------------------------------------------------------------- */
 /* A model on disk: model.json and every shard it lists                                         */
@@ -80,8 +50,8 @@ static void free_model(model_files* m) {
 static int load_model(const char* name, model_files* m) {
     memset(m, 0, sizeof *m);
     char path[1024];
-    snprintf(path, sizeof path, "%s/backbones/%s/model.json", shared_dir(), name);
-    m->json = (char*)read_file(path, &m->json_len);
+    snprintf(path, sizeof path, "%s/backbones/%s/model.json", wt_test_shared_dir(), name);
+    m->json = (char*)wt_test_read_file(path, &m->json_len);
     CHECK(m->json != NULL, "cannot read %s (set WT_SHARED_DIR)", path);
     if (!m->json) return 0;
     char* paths = NULL;
@@ -95,9 +65,9 @@ static int load_model(const char* name, model_files* m) {
         char* nl = strchr(p, '\n');
         if (!nl) break;
         *nl = '\0';
-        snprintf(path, sizeof path, "%s/backbones/%s/%s", shared_dir(), name, p);
+        snprintf(path, sizeof path, "%s/backbones/%s/%s", wt_test_shared_dir(), name, p);
         size_t len;
-        uint8_t* bytes = read_file(path, &len);
+        uint8_t* bytes = wt_test_read_file(path, &len);
         CHECK(bytes != NULL, "cannot read %s", path);
         if (!bytes) break;
         m->names[m->n_files] = (char*)malloc(strlen(p) + 1);
@@ -510,7 +480,7 @@ static void compare_with_tfjs(wt_context* ctx, const char* backbone) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.bin", dir && dir[0] ? dir : "/tmp/webtune_tfjs_ref", backbone);
     size_t len;
-    uint8_t* file = read_file(path, &len);
+    uint8_t* file = wt_test_read_file(path, &len);
     if (!file) {
         printf("tfjs reference for %s: skipped (no %s; write it with node tests/js/tfjs_reference.mjs)\n", backbone,
                path);
@@ -998,7 +968,7 @@ static void test_json(void) {
 }
 
 int main(void) {
-    printf("test_import: WT_SHARED_DIR=%s\n", shared_dir());
+    printf("test_import: WT_SHARED_DIR=%s\n", wt_test_shared_dir());
     test_json();
     wt_context* ctx = NULL;
     wt_status st = wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 1 }, &ctx);
