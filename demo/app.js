@@ -2,6 +2,11 @@
 // watch live predictions, keep everything in the browser. The package's public API only:
 // init, createClassifier, loadClassifier and the Classifier methods.
 import { init, createClassifier, loadClassifier } from '../js/src/index.js';
+
+// The page keeps every example in IndexedDB and restarts the engine from there after a crash
+// (recover()), so the classifiers need not also keep a copy in memory: a long webcam session
+// would otherwise hold each frame twice in the tab.
+const LEAN = { keepCopy: false };
 import { openStore } from './store.js';
 import { Chart, renderConfusion } from './charts.js';
 
@@ -770,7 +775,7 @@ async function useModel(source, what) {
   if (state.training || state.recordingId) return;
   setBusy(true, `Loading ${what}…`);
   try {
-    const c = await loadClassifier(source);
+    const c = await loadClassifier(source, LEAN);
     await adopt(c);
     toast(`Loaded ${what}: ${c.trainedLabels.join(', ')}.`);
   } catch (e) {
@@ -823,7 +828,7 @@ async function resetAll() {
     for (const cls of state.classes) for (const ex of cls.examples) URL.revokeObjectURL(ex.url);
     state.classes = [{ id: newId(), name: 'Class 1', count: 0, examples: [] }, { id: newId(), name: 'Class 2', count: 0, examples: [] }];
     state.savedModel = null;
-    const c = await createClassifier({ labels: state.classes.map((x) => x.name) });
+    const c = await createClassifier({ labels: state.classes.map((x) => x.name), ...LEAN });
     const old = state.classifier;
     state.classifier = c;
     state.trainedSignature = null;
@@ -856,8 +861,8 @@ async function recover(e) {
   toast('The training engine stopped; restarting it with your examples…', { error: true, ms: 8000 });
   try {
     let c = null;
-    if (state.savedModel) c = await loadClassifier(state.savedModel.bytes).catch(() => null);
-    c ??= await createClassifier({ labels: [] });
+    if (state.savedModel) c = await loadClassifier(state.savedModel.bytes, LEAN).catch(() => null);
+    c ??= await createClassifier({ labels: [], ...LEAN });
     await adopt(c, { keepEmpty: true });
     setStatus(c.trained ? 'The engine restarted with your saved model.' : 'The engine restarted. Train again to use the camera.');
   } catch (err) {
@@ -1057,9 +1062,9 @@ async function main() {
   setStatus(nExamples ? `Restoring ${nExamples} examples…` : 'Loading the backbone…');
   let c = null;
   if (saved) {
-    try { c = await loadClassifier(saved.bytes); } catch (e) { console.warn('the saved model did not load', e); toast(`The saved model did not load: ${errorText(e)}`, { error: true }); }
+    try { c = await loadClassifier(saved.bytes, LEAN); } catch (e) { console.warn('the saved model did not load', e); toast(`The saved model did not load: ${errorText(e)}`, { error: true }); }
   }
-  c ??= await createClassifier({ labels: [] });
+  c ??= await createClassifier({ labels: [], ...LEAN });
   await adopt(c, { keepEmpty: true });
   state.ready = true;
   if (!c.trained) delete ui.status.dataset.state;

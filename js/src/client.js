@@ -38,7 +38,8 @@ class Rpc {
     if (this.dead) return;
     this.dead = why;
     const err = new WebtuneError('WT_ERR_WORKER', `webtune: the worker running webtune stopped (${why}); ` +
-      'pending calls failed. The next call starts a fresh worker; classifiers from the old one are gone, load a saved model');
+      'pending calls failed. The next call starts a fresh worker, and each classifier carries on in it with its ' +
+      'examples and its last trained model');
     for (const [, p] of this.pending) p.reject(err);
     this.pending.clear();
     this.worker.idle?.(true);
@@ -141,11 +142,17 @@ export function createApi(platform) {
     #disposed = false;
     #training = null;
     #trainingId = 0; // the request id of the running train() call, for dispose() to abort it
+    // What it takes to rebuild this classifier in a fresh module if its worker dies: how it was
+    // made, its last trained model's bytes and a copy of every example as the worker stored it
+    // (RGB at the input size, in the worker's order). null when created with keepCopy: false.
+    #copy;
+    #reviving = null;
 
-    constructor(r, id, desc) {
+    constructor(r, id, desc, copy) {
       this.#rpc = r;
       this.#id = id;
       this.#desc = desc;
+      this.#copy = copy;
     }
 
     /** Class labels, in order. */
@@ -162,8 +169,31 @@ export function createApi(platform) {
 
     async #call(op, args = {}, extra) {
       if (this.#disposed) throw new WebtuneError('WT_ERR_DISPOSED', 'webtune: this classifier was disposed; create or load a new one');
-      if (this.#rpc.dead) throw new WebtuneError('WT_ERR_WORKER', 'webtune: this classifier was lost when its worker stopped; load a saved model into a new one');
+      if (this.#rpc.dead === 'terminated') {
+        throw new WebtuneError('WT_ERR_WORKER', 'webtune: terminate() ended this classifier with its worker; create or load a new one');
+      }
+      if (this.#rpc.dead) await this.#revive();
       return this.#rpc.call(op, { id: this.#id, ...args }, extra);
+    }
+
+    /** After the worker died: the same classifier in a fresh one, from the caller's copy. */
+    #revive() {
+      if (!this.#copy) {
+        return Promise.reject(new WebtuneError('WT_ERR_WORKER', 'webtune: this classifier was lost when its worker stopped ' +
+          '(it was created with keepCopy: false); load a saved model into a new one'));
+      }
+      this.#reviving ??= (async () => {
+        const r = await rpc();
+        const { id, ...desc } = await r.call('restoreClassifier', {
+          origin: this.#copy.origin, labels: this.#desc.labels, trainedLabels: this.#desc.trainedLabels,
+          model: this.#copy.model, examples: this.#copy.examples,
+        });
+        if (this.#disposed) { r.call('dispose', { id }).catch(() => {}); return; }
+        this.#rpc = r;
+        this.#id = id;
+        this.#desc = desc;
+      })().finally(() => { this.#reviving = null; });
+      return this.#reviving;
     }
 
     #update(desc) {
@@ -172,9 +202,29 @@ export function createApi(platform) {
     }
 
     async addClass(label) { return this.#update(await this.#call('addClass', { label })).labels; }
-    async renameClass(from, to) { return this.#update(await this.#call('renameClass', { from, to })).labels; }
-    async removeClass(label) { return this.#update(await this.#call('removeClass', { label })).labels; }
-    async clearExamples(label) { this.#update(await this.#call('clearExamples', { label })); }
+    async removeClass(label) {
+      const labels = this.#update(await this.#call('removeClass', { label })).labels;
+      if (this.#copy) this.#copy.examples = this.#copy.examples.filter((x) => x.label !== label);
+      return labels;
+    }
+
+    async renameClass(from, to) {
+      const labels = this.#update(await this.#call('renameClass', { from, to })).labels;
+      if (this.#copy) for (const x of this.#copy.examples) if (x.label === from) x.label = to;
+      return labels;
+    }
+
+    /** Removes the examples of one class, or all examples (labelled and unlabelled) with no label. */
+    async clearExamples(label) {
+      this.#update(await this.#call('clearExamples', { label }));
+      if (this.#copy) this.#copy.examples = label == null ? [] : this.#copy.examples.filter((x) => x.label !== label);
+    }
+
+    #keep(label, r) {
+      if (this.#copy) for (const data of r.stored) this.#copy.examples.push({ label, data });
+      delete r.stored;
+      return r;
+    }
 
     /**
      * Adds one example to class `label`: encoded JPEG/PNG bytes, ImageData, ImageBitmap, a canvas,
@@ -183,7 +233,7 @@ export function createApi(platform) {
      */
     async addExample(label, image) {
       const { payload, transfer } = await images([image]);
-      const r = await this.#call('addExamples', { label, images: payload }, { transfer });
+      const r = this.#keep(label, await this.#call('addExamples', { label, images: payload, keep: !!this.#copy }, { transfer }));
       this.#desc.counts = { ...this.#desc.counts, [label]: r.count };
       return r.count;
     }
@@ -195,7 +245,7 @@ export function createApi(platform) {
      */
     async addExamples(label, list) {
       const { payload, transfer } = await images(list);
-      const r = await this.#call('addExamples', { label, images: payload }, { transfer });
+      const r = this.#keep(label, await this.#call('addExamples', { label, images: payload, keep: !!this.#copy }, { transfer }));
       this.#desc.counts = { ...this.#desc.counts, [label]: r.count };
       return r;
     }
@@ -206,7 +256,7 @@ export function createApi(platform) {
      */
     async addUnlabeled(list) {
       const { payload, transfer } = await images(list);
-      const r = await this.#call('addExamples', { label: null, images: payload }, { transfer });
+      const r = this.#keep(null, await this.#call('addExamples', { label: null, images: payload, keep: !!this.#copy }, { transfer }));
       this.#desc.unlabeled = r.count;
       return r;
     }
@@ -255,6 +305,10 @@ export function createApi(platform) {
         result.imagesPerSecond = lastEvent?.imagesPerSecond ?? null;
         result.etaSeconds = lastEvent ? 0 : null;
         this.#update({ trained: true, trainedLabels: result.labels });
+        if (this.#copy) {
+          // the new model, kept on this side so that it outlives the worker
+          this.#copy.model = await this.#rpc.call('save', { id: this.#id, options: {} }).catch(() => null);
+        }
         return result;
       } finally {
         signal?.removeEventListener('abort', onAbort);
@@ -295,6 +349,8 @@ export function createApi(platform) {
         await this.#training.catch(() => {});
       }
       this.#disposed = true;
+      this.#copy = null;
+      await this.#reviving?.catch(() => {});
       if (!this.#rpc.dead) await this.#rpc.call('dispose', { id: this.#id });
     }
   }
@@ -308,15 +364,19 @@ export function createApi(platform) {
     const r = await rpc();
     let { backbone } = options;
     if (backbone && typeof backbone === 'object' && (backbone.bytes || backbone.weights)) backbone = await platform.backboneArgs(backbone);
-    const { id, ...desc } = await r.call('createClassifier', { ...options, backbone });
-    return new Classifier(r, id, desc);
+    const { keepCopy = true, ...rest } = options;
+    const origin = { ...rest, backbone };
+    const { id, ...desc } = await r.call('createClassifier', origin);
+    return new Classifier(r, id, desc, keepCopy ? { origin, model: null, examples: [] } : null);
   }
 
   /** A classifier from bytes written by classifier.save(). */
   async function loadClassifier(bytes, options = {}) {
     const r = await rpc();
-    const { id, ...desc } = await r.call('loadClassifier', { bytes: await platform.bytesOf(bytes), ...options });
-    return new Classifier(r, id, desc);
+    const { keepCopy = true, ...rest } = options;
+    const origin = { bytes: await platform.bytesOf(bytes), ...rest };
+    const { id, ...desc } = await r.call('loadClassifier', origin);
+    return new Classifier(r, id, desc, keepCopy ? { origin, model: origin.bytes, examples: [] } : null);
   }
 
   async function listBackbones() { return call('listBackbones'); }

@@ -248,9 +248,8 @@ export class Engine {
     return { perClass, unlabeled };
   }
 
-  /** Loads a saved classifier (webtune model file with labels and a head). */
-  async loadClassifier({ bytes, memoryBudgetMB = 1024 }) {
-    const u8 = toU8(bytes);
+  /** A trained net (backbone + head) from a webtune model file, planned for prediction. */
+  loadTrainedNet(u8) {
     if (!isModelFile(u8)) fail('WT_ERR_CORRUPT', 'webtune: not a webtune model file (bad magic); expected bytes saved by classifier.save()');
     const { net, meta } = loadModel(this.core, this.ctx, u8);
     try {
@@ -263,6 +262,13 @@ export class Engine {
       this.M._wt_net_destroy(net);
       throw e;
     }
+    return { net, meta };
+  }
+
+  /** Loads a saved classifier (webtune model file with labels and a head). */
+  async loadClassifier({ bytes, memoryBudgetMB = 1024 }) {
+    const u8 = toU8(bytes);
+    const { net, meta } = this.loadTrainedNet(u8);
     try {
       return this.newClassifier({
         backboneBytes: u8, backboneName: meta.backboneName, labels: meta.labels, memoryBudgetMB, dropout: undefined,
@@ -272,6 +278,44 @@ export class Engine {
       this.M._wt_net_destroy(net);
       throw e;
     }
+  }
+
+  /**
+   * Rebuilds a classifier in a fresh module from the copy its caller kept after the old module
+   * died: how it was made (origin: createClassifier's options, or the bytes loadClassifier got),
+   * its current labels, its last trained model's bytes (or null) and its examples as stored
+   * ({ label, data }: RGB at the input size, in dataset order), so nothing the user had is lost.
+   */
+  async restoreClassifier({ origin, labels, trainedLabels = null, model = null, examples = [] }) {
+    const r = origin.bytes ? await this.loadClassifier({ bytes: origin.bytes, memoryBudgetMB: origin.memoryBudgetMB })
+      : await this.createClassifier({ ...origin, labels: [] });
+    const c = this.get(r.id);
+    try {
+      checkLabels(labels, true);
+      c.labels = [...labels];
+      if (c.net) this.M._wt_net_destroy(c.net);
+      Object.assign(c, { net: 0, logitsNode: -1, trainedLabels: null });
+      if (model) {
+        const { net, meta } = this.loadTrainedNet(toU8(model));
+        Object.assign(c, { net, logitsNode: meta.logitsNode, trainedLabels: trainedLabels ? [...trainedLabels] : [...meta.labels] });
+      }
+      const n = c.preprocess.outH * c.preprocess.outW * 3;
+      const p = this.core.alloc(n);
+      try {
+        for (const { label, data } of examples) {
+          const u8 = toU8(data);
+          if (u8.length !== n) fail('WT_ERR_SHAPE', `webtune: a kept example has ${u8.length} bytes, not ${n}`);
+          this.core.heapU8().set(u8, p);
+          this.core.call('wt_dataset_add', c.ds, p, n, label === null ? -1 : labelIndex(c, label), 0);
+        }
+      } finally {
+        this.core.free(p);
+      }
+    } catch (e) {
+      this.dispose(r.id);
+      throw e;
+    }
+    return { id: r.id, ...this.describe(c) };
   }
 
   dispose(id) {
@@ -382,18 +426,21 @@ export class Engine {
     }
   }
 
-  addExamples(id, label, images) {
+  /** keep: also return each added example as stored (RGB at the input size), for the caller's copy. */
+  addExamples(id, label, images, keep = false) {
     const c = this.idle(id);
     const li = label === null ? -1 : labelIndex(c, label); // null: unlabelled (target-domain) images
     const n = c.preprocess.outH * c.preprocess.outW * 3;
     const out = this.core.alloc(n);
     const errors = [];
+    const stored = [];
     let added = 0;
     try {
       images.forEach((image, k) => {
         try {
           this.fillExample(c, image, out, n);
           this.core.call('wt_dataset_add', c.ds, out, n, li, 0);
+          if (keep) stored.push(this.core.heapU8().slice(out, out + n));
           added++;
         } catch (e) {
           if (e.code === 'WT_ERR_OUT_OF_MEMORY' || images.length === 1) throw e;
@@ -404,7 +451,8 @@ export class Engine {
       this.core.free(out);
     }
     const counts = this.counts(c);
-    return { added, errors, count: li < 0 ? counts.unlabeled : counts.perClass[c.labels[li]], total: this.M._wt_dataset_count(c.ds) };
+    const r = { added, errors, count: li < 0 ? counts.unlabeled : counts.perClass[c.labels[li]], total: this.M._wt_dataset_count(c.ds) };
+    return keep ? { ...r, stored } : r;
   }
 
   exportExamples(id) {

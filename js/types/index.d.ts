@@ -61,6 +61,9 @@ export interface ClassifierOptions {
   memoryBudgetMB?: number;
   /** Dropout before the new dense head (default 0; train({ dropout }) overrides). */
   dropout?: number;
+  /** Keep a copy of the examples and the last trained model on the caller's side, so the classifier
+   * carries on in a fresh worker if its worker dies (default true; false halves example memory). */
+  keepCopy?: boolean;
 }
 
 export interface AugmentOptions { crop?: number; aspect?: number; flip?: boolean; rotation?: number; brightness?: number; contrast?: number; saturation?: number }
@@ -164,7 +167,7 @@ export interface Classifier {
 
 export function createClassifier(options?: ClassifierOptions): Promise<Classifier>;
 /** A classifier from classifier.save() bytes (Node: also a file path; browser: also a URL or Blob). */
-export function loadClassifier(model: ArrayBuffer | Uint8Array | string | Blob, options?: { memoryBudgetMB?: number }): Promise<Classifier>;
+export function loadClassifier(model: ArrayBuffer | Uint8Array | string | Blob, options?: { memoryBudgetMB?: number; keepCopy?: boolean }): Promise<Classifier>;
 
 /** Node only: a folder with one sub-folder of images per class. */
 export function readImageFolder(dir: string): Promise<{ labels: string[]; files: Record<string, string[]>; skipped: string[] }>;

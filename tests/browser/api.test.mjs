@@ -138,11 +138,17 @@ test('abort, dispose, corrupt images and a dead wasm module give clear errors (i
       assert.equal(er[k].code, 'WT_ERR_DISPOSED', `${k}: ${JSON.stringify(er[k])}`);
     }
 
-    const cr = await run(page, 'crash');
+    const cr = await run(page, 'crash', { a: pick('train', ['daisy'], 3).daisy, b: pick('train', ['tulips'], 3).tulips });
     assert.equal(cr.abort.code, 'WT_ERR_MODULE_ABORTED', JSON.stringify(cr.abort));
     assert.equal(cr.exit.code, 'WT_ERR_WORKER', JSON.stringify(cr.exit));
     assert.equal(cr.capabilities.variant, 'mt');
     assert.equal(cr.backbones, 'mobilenet_v2_0.35_224');
+    // the classifier made before both crashes carries on: same model, the same 6 examples byte for byte
+    assert.equal(cr.samePrediction, true);
+    assert.equal(cr.examples, 6);
+    assert.equal(cr.sameExamples, true);
+    assert.deepEqual(cr.counts, { a: 3, b: 3 });
+    assert.equal(cr.trainsAgain, true);
     // the aborted module prints its abort message to the console; nothing else may fail
     assert.deepEqual(problems.filter((p) => !/Aborted|abort/i.test(p)), []);
   } finally {

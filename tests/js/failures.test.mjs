@@ -26,9 +26,20 @@ async function trained() {
 }
 
 for (const kind of ['abort', 'exit']) {
-  test(`${kind === 'abort' ? 'a wasm abort' : 'worker death'} during training: pending calls reject, the next call recovers, the saved model loads`, async () => {
+  test(`${kind === 'abort' ? 'a wasm abort' : 'worker death'} during training: pending calls reject, and the classifiers carry on in a fresh module with their examples and last model`, async () => {
     const clf = await trained();
+    await clf.addUnlabeled([photo('tulips', 0), photo('tulips', 1)]);
+    await clf.addClass('sunflowers');
+    await clf.addExamples('sunflowers', [photo('sunflowers', 0)]);
+    await clf.renameClass('roses', 'rose');
+    await clf.addClass('gone');
+    await clf.addExamples('gone', [photo('dandelion', 0)]);
+    await clf.removeClass('gone');
+    const examples = await clf.exportExamples();
+    const counts = clf.counts;
     const saved = await clf.save();
+    const loaded = await webtune.loadClassifier(saved);
+    const lean = await webtune.createClassifier({ labels: ['a', 'b'], keepCopy: false });
     const expected = await clf.predict(photo('roses', 5));
     const training = clf.train({ epochs: 1000, strategy: 'full', batchSize: 2 });
     const predicting = clf.predict(photo('daisy', 5));
@@ -36,11 +47,24 @@ for (const kind of ['abort', 'exit']) {
     await assert.rejects(webtune.crashForTesting(kind), (e) => ['WT_ERR_MODULE_ABORTED', 'WT_ERR_WORKER'].includes(e.code));
     await assert.rejects(training, (e) => ['WT_ERR_WORKER', 'WT_ERR_MODULE_ABORTED'].includes(e.code) && /worker|module/.test(e.message));
     await predicting.catch(() => {}); // it may have finished before the crash
-    await assert.rejects(clf.predict(photo('daisy', 5)), (e) => e.code === 'WT_ERR_WORKER' && /load a saved model/.test(e.message));
-    // a fresh module on the next call, and the saved model is intact
-    const again = await webtune.loadClassifier(saved);
-    assert.deepEqual(await again.predict(photo('roses', 5)), expected);
-    await again.dispose();
+    // the next calls (two at once: one rebuild) run in a fresh module, on the last trained model and
+    // every example, labelled and unlabelled, exactly as they were stored
+    const [after, kept] = await Promise.all([clf.predict(photo('roses', 5)), clf.exportExamples()]);
+    assert.deepEqual(after, expected);
+    assert.equal(kept.examples.length, examples.examples.length);
+    assert.deepEqual(kept, examples);
+    assert.deepEqual(clf.counts, counts);
+    assert.equal(clf.unlabeled, 2);
+    assert.deepEqual(clf.labels, ['daisy', 'rose', 'sunflowers']);
+    assert.equal(clf.trained, true);
+    assert.deepEqual(await loaded.predict(photo('roses', 5)), expected, 'a loaded classifier carries on too');
+    // it trains again on what it kept, and the saved bytes still load
+    const r = await clf.train({ epochs: 3, cacheViews: 1, augment: false });
+    assert.deepEqual(r.labels, ['daisy', 'rose', 'sunflowers']);
+    assert.deepEqual(await (await webtune.loadClassifier(saved)).predict(photo('roses', 5)), expected);
+    // one made with keepCopy: false is lost, with an error that says so
+    await assert.rejects(lean.addClass('c'), (e) => e.code === 'WT_ERR_WORKER' && /keepCopy: false/.test(e.message) && /load a saved model/.test(e.message));
+    await Promise.all([clf.dispose(), loaded.dispose(), lean.dispose()]);
   });
 }
 
