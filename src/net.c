@@ -5,7 +5,9 @@
  * forward and backward only index into them. Backward walks the nodes in reverse and calls each
  * layer's backward kernel, which accumulates into its input's gradient and its parameters'
  * gradients; gradients exist only for nodes at or above the lowest trainable layer. */
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,12 +526,20 @@ static size_t node_workspace_floats(const wt_net* net, const wt_node* nd, int ba
     }
 }
 
-/* A buffer the planner places: `bytes` long, alive over node times [first, last]. */
+/* A buffer the planner places: `bytes` long, alive over node times [first, last]. Sizes are 64-bit
+ * so that a plan too large for a 32-bit size_t (wasm) is refused rather than wrapped around. */
 typedef struct plan_buf {
-    size_t bytes;
+    uint64_t bytes;
     int first, last;
-    size_t offset;
+    uint64_t offset;
 } plan_buf;
+
+static uint64_t round_up64(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
+
+/* The largest activation a plan may hold, in floats: its byte size must fit a size_t several times
+ * over (wasm's is 32-bit) and its row count an int (the kernels index rows with int). */
+#define PLAN_MAX_BUFFER_FLOATS \
+    ((uint64_t)SIZE_MAX / 16 < (uint64_t)INT_MAX ? (uint64_t)SIZE_MAX / 16 : (uint64_t)INT_MAX)
 
 static int by_size_desc(const void* a, const void* b) {
     const plan_buf* x = *(plan_buf* const*)a;
@@ -539,22 +549,22 @@ static int by_size_desc(const void* a, const void* b) {
 
 /* Greedy offset assignment (largest first, lowest free address among buffers alive at the same
  * time), the scheme of TFLite's arena planner. Returns the arena size. */
-static size_t place_buffers(plan_buf* bufs, int n) {
+static uint64_t place_buffers(plan_buf* bufs, int n) {
     if (n == 0) return 0;
     plan_buf** order = (plan_buf**)malloc((size_t)n * sizeof(*order));
     plan_buf** placed = (plan_buf**)malloc((size_t)n * sizeof(*placed));
     if (!order || !placed) {
         free(order);
         free(placed);
-        return (size_t)-1;
+        return UINT64_MAX;
     }
     for (int i = 0; i < n; i++) order[i] = &bufs[i];
     qsort(order, (size_t)n, sizeof(*order), by_size_desc);
-    size_t total = 0;
+    uint64_t total = 0;
     int n_placed = 0;
     for (int k = 0; k < n; k++) {
         plan_buf* b = order[k];
-        size_t offset = 0;
+        uint64_t offset = 0;
         for (int again = 1; again;) { /* move past every time-overlapping buffer in the way */
             again = 0;
             for (int j = 0; j < n_placed; j++) {
@@ -671,45 +681,62 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
 
     /* Sizes first (in bytes, each buffer rounded up for alignment), then placement, then one
      * allocation per role. */
-    size_t small = 0, param_grads = 0, ws = 0, mask_bytes = 0;
+    uint64_t small = 0, param_grads = 0, ws = 0, mask_bytes = 0;
     int n_grad = 0;
     for (int i = 0; i < n; i++) {
         const wt_node* nd = &net->nodes[i];
-        size_t bytes = round_up((size_t)max_batch * node_elems(nd), ALIGN_FLOATS) * sizeof(float);
+        uint64_t floats = (uint64_t)max_batch * node_elems(nd);
+        if (floats > PLAN_MAX_BUFFER_FLOATS) {
+            free(persist);
+            free(end);
+            free(last_use);
+            free(needs_grad);
+            free(act_bufs);
+            free(grad_bufs);
+            free(grad_slot);
+            return wt_fail(WT_ERR_OUT_OF_MEMORY,
+                           "wt_net_plan: batch %d of node %d (%dx%dx%d) is %llu MB, more than one buffer can hold "
+                           "here; try a smaller batch",
+                           max_batch, i, nd->h, nd->w, nd->c, (unsigned long long)((floats * 4) >> 20));
+        }
+        uint64_t bytes = round_up64(floats, ALIGN_FLOATS) * sizeof(float);
         act_bufs[i] = (plan_buf){ owner[i] == i ? bytes : 0, i, end[i], 0 };
         grad_slot[i] = -1;
         if (needs_grad[i]) {
             grad_bufs[n_grad] = (plan_buf){ bytes, i, nd->grad_zero_at < 0 ? n : nd->grad_zero_at, 0 };
             grad_slot[i] = n_grad++;
         }
-        if (nd->desc.type == WT_LAYER_BATCHNORM) small += 2 * round_up((size_t)nd->c, ALIGN_FLOATS);
-        if (nd->desc.type == WT_LAYER_DROPOUT) mask_bytes += round_up((size_t)max_batch * node_elems(nd), 64);
-        size_t w = node_workspace_floats(net, nd, max_batch);
+        if (nd->desc.type == WT_LAYER_BATCHNORM) small += 2 * round_up64((uint64_t)nd->c, ALIGN_FLOATS);
+        if (nd->desc.type == WT_LAYER_DROPOUT) mask_bytes += round_up64(floats, 64);
+        uint64_t w = node_workspace_floats(net, nd, max_batch);
         if (w > ws) ws = w;
     }
     for (int i = 0; i < net->n_params; i++) {
         const wt_param* p = &net->params[i];
         if (!p->is_state && has_trainable_params(net, &net->nodes[p->node]))
-            param_grads += round_up(p->count, ALIGN_FLOATS);
+            param_grads += round_up64(p->count, ALIGN_FLOATS);
     }
-    ws = round_up(ws, ALIGN_FLOATS);
-    size_t act_pool = place_buffers(act_bufs, n);
-    size_t grad_pool = place_buffers(grad_bufs, n_grad);
+    ws = round_up64(ws, ALIGN_FLOATS);
+    uint64_t act_pool = place_buffers(act_bufs, n);
+    uint64_t grad_pool = place_buffers(grad_bufs, n_grad);
     for (int i = 0; i < n; i++) act_bufs[i].offset = act_bufs[owner[i]].offset;
     free(persist);
     free(end);
     free(last_use);
-    if (act_pool == (size_t)-1 || grad_pool == (size_t)-1) {
+    if (act_pool == UINT64_MAX || grad_pool == UINT64_MAX) {
         free(needs_grad);
         free(act_bufs);
         free(grad_bufs);
         free(grad_slot);
         return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
     }
-    size_t act_bytes = act_pool + (small + ws) * sizeof(float) + mask_bytes;
-    size_t grad_bytes = grad_pool + param_grads * sizeof(float);
-
-    net->act_arena = aligned_alloc(64, round_up(act_bytes ? act_bytes : 64, 64));
+    uint64_t act_total = act_pool + (small + ws) * sizeof(float) + mask_bytes;
+    uint64_t grad_total = grad_pool + param_grads * sizeof(float);
+    /* each arena is at most 1/4 of the address space, so that sizes and offsets fit a size_t */
+    int too_large = act_total > (uint64_t)SIZE_MAX / 4 || grad_total > (uint64_t)SIZE_MAX / 4;
+    size_t act_bytes = too_large ? 0 : (size_t)act_total;
+    size_t grad_bytes = too_large ? 0 : (size_t)grad_total;
+    net->act_arena = too_large ? NULL : aligned_alloc(64, round_up(act_bytes ? act_bytes : 64, 64));
     net->grad_arena = grad_bytes ? aligned_alloc(64, round_up(grad_bytes, 64)) : NULL;
     if (!net->act_arena || (grad_bytes && !net->grad_arena)) {
         free(needs_grad);
@@ -718,8 +745,8 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
         free(grad_slot);
         free_plan(net);
         return wt_fail(WT_ERR_OUT_OF_MEMORY,
-                       "wt_net_plan: could not allocate %zu MB for batch %d; try a smaller batch",
-                       (act_bytes + grad_bytes) >> 20, max_batch);
+                       "wt_net_plan: could not allocate %llu MB for batch %d; try a smaller batch",
+                       (unsigned long long)((act_total + grad_total) >> 20), max_batch);
     }
     memset(net->act_arena, 0, act_bytes);
     if (grad_bytes) memset(net->grad_arena, 0, grad_bytes);
@@ -728,8 +755,8 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     char* g0 = (char*)net->grad_arena;
     for (int i = 0; i < n; i++) {
         wt_node* nd = &net->nodes[i];
-        nd->out = (float*)(a0 + act_bufs[i].offset);
-        if (grad_slot[i] >= 0) nd->d_out = (float*)(g0 + grad_bufs[grad_slot[i]].offset);
+        nd->out = (float*)(a0 + (size_t)act_bufs[i].offset);
+        if (grad_slot[i] >= 0) nd->d_out = (float*)(g0 + (size_t)grad_bufs[grad_slot[i]].offset);
     }
     float* a = (float*)(a0 + act_pool);
     for (int i = 0; i < n; i++) {

@@ -74,6 +74,20 @@ int main(void) {
     EXPECT(wt_net_forward(net, x, 2, 1), WT_ERR_STATE, "not planned");
     EXPECT(wt_net_plan(net, 0), WT_ERR_SHAPE, "max_batch");
     EXPECT(wt_net_plan(NULL, 2), WT_ERR_INVALID_ARGUMENT, "NULL");
+    {
+        /* Plans whose byte sizes overflow a 32-bit size_t (wasm) are refused, not wrapped around
+         * into a small arena the kernels then overrun: an 8192x8192x3 input (201M values, allowed)
+         * at batch 1024 is 824 GB; 4096x4096x64 conv outputs at batch 64 are 4 GB+ each. */
+        wt_net* big = NULL;
+        CHECK(wt_net_create(ctx, 8192, 8192, 3, &big) == WT_OK, "%s", wt_last_error());
+        EXPECT(wt_net_plan(big, 1024), WT_ERR_OUT_OF_MEMORY, "smaller batch");
+        wt_net_destroy(big);
+        int c1 = 0;
+        CHECK(wt_net_create(ctx, 4096, 4096, 3, &big) == WT_OK, "%s", wt_last_error());
+        CHECK(wt_net_add(big, &(wt_layer_desc){ .type = WT_LAYER_CONV2D, .out_channels = 16, .input = 0 }, &c1) == WT_OK, "%s", wt_last_error());
+        EXPECT(wt_net_plan(big, 64), WT_ERR_OUT_OF_MEMORY, "smaller batch");
+        wt_net_destroy(big);
+    }
     CHECK(wt_net_plan(net, 2) == WT_OK, "%s", wt_last_error());
     EXPECT(wt_net_backward(net), WT_ERR_STATE, "forward first");
     EXPECT(wt_net_softmax_xent(net, logits, labels, 0.0f, NULL, &loss), WT_ERR_STATE, "forward first");
