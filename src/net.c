@@ -129,6 +129,8 @@ wt_status wt_net_create(wt_context* ctx, int in_h, int in_w, int in_c, wt_net** 
     if (in_h <= 0 || in_w <= 0 || in_c <= 0 || in_h > 8192 || in_w > 8192 || in_c > 65536)
         return wt_fail(WT_ERR_SHAPE, "wt_net_create: input shape %dx%dx%d is not in 1..8192 x 1..8192 x 1..65536",
                        in_h, in_w, in_c);
+    if ((uint64_t)in_h * in_w * in_c > ((uint64_t)1 << 28)) /* as every node's output (wt_net_add) */
+        return wt_fail(WT_ERR_SHAPE, "wt_net_create: input %dx%dx%d is too large (more than 2^28 values)", in_h, in_w, in_c);
     wt_net* net = (wt_net*)calloc(1, sizeof *net);
     if (!net) return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_create: out of memory");
     net->ctx = ctx;

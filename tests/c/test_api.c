@@ -35,6 +35,7 @@ int main(void) {
     EXPECT(wt_net_create(NULL, 8, 8, 3, &net), WT_ERR_INVALID_ARGUMENT, "ctx is NULL");
     EXPECT(wt_net_create(ctx, 0, 8, 3, &net), WT_ERR_SHAPE, "input shape");
     EXPECT(wt_net_create(ctx, 8, 8, -3, &net), WT_ERR_SHAPE, "input shape");
+    EXPECT(wt_net_create(ctx, 8192, 8192, 65536, &net), WT_ERR_SHAPE, "too large");
     CHECK(wt_net_create(ctx, 8, 8, 3, &net) == WT_OK, "%s", wt_last_error());
 
     int node = 123;
