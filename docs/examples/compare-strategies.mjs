@@ -29,6 +29,9 @@ const STRATEGIES = {
   'CV-chosen candidate (CLI; 16 views, crop 0.8, AdamW 1)': {
     ...cliTrainOptions, cliRefit: true, cacheViews: 16, augment: { crop: 0.8, flip: true, brightness: 0.2, contrast: 0.2 }, optimizer: 'adamw', weightDecay: 1,
   },
+  // the multi-layer embeddings best by cross-validation on train/ (tune-default.mjs), run like the CLI
+  'multi-layer, CLI (+ block_14_add + block_12_add)': { ...cliTrainOptions, cliRefit: true, embeddingLayers: ['block_14_add', 'block_12_add'] },
+  'multi-layer, CLI (+ block_14_add)': { ...cliTrainOptions, cliRefit: true, embeddingLayers: ['block_14_add'] },
   'head, no augmentation': { augment: false, cacheViews: 1 },
   'head + label smoothing 0.1 + dropout 0.2': { labelSmoothing: 0.1, dropout: 0.2 },
   'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, augment: { flip: true } },
