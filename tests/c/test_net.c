@@ -274,7 +274,7 @@ static void test_l2_normalize(void) {
 }
 
 /* WT_LAYER_CONCAT of two pooled, L2-normalised branches of different widths, as the multi-layer
- * embedding uses it: conv (12) -> pool -> norm and conv -> tanh-free pointwise conv (5) -> pool -> norm,
+ * embedding uses it: conv (12) -> pool -> norm and conv -> pointwise conv (5) -> pool -> norm,
  * joined, then a dense head. The output holds each block scaled by sqrt(17 / (2 C_i)) (unit RMS
  * overall), and the first conv's weights get gradient through both blocks. */
 static void test_concat(void) {
