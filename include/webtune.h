@@ -120,10 +120,17 @@ typedef enum wt_layer_type {
     WT_LAYER_GLOBAL_AVG_POOL = 8, /* [N,H,W,C] -> [N,1,1,C] */
     WT_LAYER_DROPOUT = 9,         /* inverted dropout in training, identity in inference */
     WT_LAYER_GRAD_REVERSAL = 10,  /* identity forward; backward multiplies the gradient by -lambda */
-    WT_LAYER_L2_NORMALIZE = 11    /* each position's channel vector divided by its root-mean-square:
+    WT_LAYER_L2_NORMALIZE = 11,   /* each position's channel vector divided by its root-mean-square:
                                      x * sqrt(C) / sqrt(|x|^2 + C*1e-12), i.e. L2-normalised and scaled to
                                      unit RMS (so the next layer sees inputs of order 1 whatever the
                                      scale of x); no parameters */
+    WT_LAYER_CONCAT = 12          /* input and input2 (same H and W) joined along channels, each block
+                                     weighted so it carries the same share of the output's length:
+                                     y = [x1 * sqrt(C / (2*C1)), x2 * sqrt(C / (2*C2))], C = C1 + C2.
+                                     Two unit-RMS inputs (WT_LAYER_L2_NORMALIZE) give a unit-RMS output,
+                                     half of its squared length from each, however different C1 and C2
+                                     are (a 56-channel block is not drowned by a 1280-channel one);
+                                     no parameters */
 } wt_layer_type;
 
 typedef enum wt_padding {
@@ -143,7 +150,7 @@ typedef struct wt_layer_desc {
     wt_layer_type type;
     const char* name;       /* optional, copied; defaults to "<type>_<node id>" */
     int input;              /* node id of the input (0 = network input) */
-    int input2;             /* second input of WT_LAYER_ADD */
+    int input2;             /* second input of WT_LAYER_ADD and WT_LAYER_CONCAT */
     int out_channels;       /* CONV2D, DENSE */
     int kernel_h, kernel_w; /* CONV2D, DEPTHWISE; 0 = 3 */
     int stride;             /* CONV2D, DEPTHWISE; 0 = 1 */

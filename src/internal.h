@@ -19,4 +19,7 @@ wt_status wt_fail(wt_status status, const char* fmt, ...)
     } while (0)
 void wt_assert_failed(const char* expr, const char* file, int line);
 
+/* Layers that read a second node (desc.input2) besides desc.input. */
+static inline int wt_layer_has_input2(wt_layer_type t) { return t == WT_LAYER_ADD || t == WT_LAYER_CONCAT; }
+
 #endif /* WT_INTERNAL_H */

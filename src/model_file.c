@@ -708,7 +708,7 @@ static wt_status read_graph(model_plan* m, reader* r) {
         L->state_bn_mode = r_i32(r);
         L->name = r_string(r, 1, MAX_LAYER_NAME, "layer name", node, &L->name_len);
         if (r->st) return r->st;
-        if (type < WT_LAYER_CONV2D || type > WT_LAYER_L2_NORMALIZE)
+        if (type < WT_LAYER_CONV2D || type > WT_LAYER_CONCAT)
             return r_fail(r, "layer %d has unknown type %u", node, (unsigned)type);
         d->type = (wt_layer_type)type;
         d->padding = (wt_padding)padding;
@@ -717,8 +717,9 @@ static wt_status read_graph(model_plan* m, reader* r) {
         L->trainable = (int)trainable;
         if (d->input < 0 || d->input >= node)
             return r_fail(r, "layer %d reads node %d (must be an earlier node, 0..%d)", node, d->input, node - 1);
-        if (d->type == WT_LAYER_ADD && (d->input2 < 0 || d->input2 >= node))
-            return r_fail(r, "layer %d adds node %d (must be an earlier node, 0..%d)", node, d->input2, node - 1);
+        if (wt_layer_has_input2(d->type) && (d->input2 < 0 || d->input2 >= node))
+            return r_fail(r, "layer %d reads node %d as its second input (must be an earlier node, 0..%d)", node,
+                          d->input2, node - 1);
         int in_ch = m->channels[d->input], out_ch = in_ch;
         if (d->type == WT_LAYER_CONV2D || d->type == WT_LAYER_DEPTHWISE) {
             int kh = d->kernel_h ? d->kernel_h : 3, kw = d->kernel_w ? d->kernel_w : 3;
@@ -730,6 +731,11 @@ static wt_status read_graph(model_plan* m, reader* r) {
                 return r_fail(r, "layer %d has %d output channels (must be 1..%d)", node, d->out_channels,
                               MAX_CHANNELS);
             out_ch = d->out_channels;
+        }
+        if (d->type == WT_LAYER_CONCAT) {
+            out_ch = in_ch + m->channels[d->input2];
+            if (out_ch > MAX_CHANNELS)
+                return r_fail(r, "layer %d concatenates to %d channels (must be 1..%d)", node, out_ch, MAX_CHANNELS);
         }
         m->channels[node] = out_ch;
     }

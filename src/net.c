@@ -39,6 +39,7 @@ static const char* layer_type_name(wt_layer_type t) {
     case WT_LAYER_DROPOUT: return "dropout";
     case WT_LAYER_GRAD_REVERSAL: return "grad_reversal";
     case WT_LAYER_L2_NORMALIZE: return "l2_normalize";
+    case WT_LAYER_CONCAT: return "concat";
     }
     return "unknown";
 }
@@ -328,12 +329,12 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
     *out_node = -1;
     wt_layer_desc d = *desc;
     const char* tname = layer_type_name(d.type);
-    if (d.type < WT_LAYER_CONV2D || d.type > WT_LAYER_L2_NORMALIZE)
+    if (d.type < WT_LAYER_CONV2D || d.type > WT_LAYER_CONCAT)
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: unknown layer type %d", (int)d.type);
     if (d.input < 0 || d.input >= net->n_nodes)
         return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: %s input node %d does not exist", tname, d.input);
-    if (d.type == WT_LAYER_ADD && (d.input2 < 0 || d.input2 >= net->n_nodes))
-        return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: add input2 node %d does not exist", d.input2);
+    if (wt_layer_has_input2(d.type) && (d.input2 < 0 || d.input2 >= net->n_nodes))
+        return wt_fail(WT_ERR_NOT_FOUND, "wt_net_add: %s input2 node %d does not exist", tname, d.input2);
     if (d.name && (d.name[0] == '\0' || strlen(d.name) > 200))
         return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_add: a layer name must be 1..200 characters");
     if (d.name) {
@@ -383,6 +384,16 @@ wt_status wt_net_add(wt_net* net, const wt_layer_desc* desc, int* out_node) {
         if (in2->h != in->h || in2->w != in->w || in2->c != in->c)
             return wt_fail(WT_ERR_SHAPE, "wt_net_add: add inputs differ: %dx%dx%d vs %dx%dx%d", in->h, in->w,
                            in->c, in2->h, in2->w, in2->c);
+        break;
+    }
+    case WT_LAYER_CONCAT: {
+        const wt_node* in2 = &net->nodes[d.input2];
+        if (in2->h != in->h || in2->w != in->w)
+            return wt_fail(WT_ERR_SHAPE, "wt_net_add: concat inputs differ in size: %dx%d vs %dx%d", in->h, in->w,
+                           in2->h, in2->w);
+        if (in->c + in2->c > 65536)
+            return wt_fail(WT_ERR_SHAPE, "wt_net_add: concat of %d and %d channels is over 65536", in->c, in2->c);
+        c = in->c + in2->c;
         break;
     }
     case WT_LAYER_GLOBAL_AVG_POOL: h = w = 1; break;
@@ -501,7 +512,7 @@ static void mark_needs_grad(const wt_net* net, char* needs_grad) {
     for (int i = 1; i < net->n_nodes; i++) {
         const wt_node* nd = &net->nodes[i];
         int need = has_trainable_params(net, nd) || needs_grad[nd->desc.input];
-        if (nd->desc.type == WT_LAYER_ADD && needs_grad[nd->desc.input2]) need = 1;
+        if (wt_layer_has_input2(nd->desc.type) && needs_grad[nd->desc.input2]) need = 1;
         needs_grad[i] = (char)need;
     }
 }
@@ -625,7 +636,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     }
     for (int j = 1; j < n; j++) {
         const wt_node* nd = &net->nodes[j];
-        int ins[2] = { nd->desc.input, nd->desc.type == WT_LAYER_ADD ? nd->desc.input2 : -1 };
+        int ins[2] = { nd->desc.input, wt_layer_has_input2(nd->desc.type) ? nd->desc.input2 : -1 };
         for (int k = 0; k < 2; k++) {
             if (ins[k] < 0) continue;
             if (j > last_use[ins[k]]) last_use[ins[k]] = j;
@@ -660,7 +671,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     for (int j = 1; j < n; j++) {
         const wt_node* nd = &net->nodes[j];
         readers[nd->desc.input]++;
-        if (nd->desc.type == WT_LAYER_ADD) readers[nd->desc.input2]++;
+        if (wt_layer_has_input2(nd->desc.type)) readers[nd->desc.input2]++;
     }
     for (int i = 0; i < n; i++) end[i] = persist[i] ? n : last_use[i];
     for (int j = 0; j < n; j++) {
@@ -884,6 +895,37 @@ static void l2_normalize_backward(float* dx, const float* dy, const float* x, in
     }
 }
 
+/* WT_LAYER_CONCAT over rows: y = [a1 x1, a2 x2] with a_i = sqrt((c1 + c2) / (2 c_i)) (webtune.h).
+ * Backward: dx_i += a_i dy (block i). Serial: it runs on pooled embeddings. */
+static void concat_weights(int c1, int c2, float* a1, float* a2) {
+    *a1 = (float)sqrt((double)(c1 + c2) / (2.0 * c1));
+    *a2 = (float)sqrt((double)(c1 + c2) / (2.0 * c2));
+}
+
+static void concat_forward(float* y, const float* x1, const float* x2, int rows, int c1, int c2) {
+    float a1, a2;
+    concat_weights(c1, c2, &a1, &a2);
+    for (int r = 0; r < rows; r++) {
+        float* yr = y + (size_t)r * (c1 + c2);
+        const float* p = x1 + (size_t)r * c1;
+        const float* q = x2 + (size_t)r * c2;
+        for (int i = 0; i < c1; i++) yr[i] = a1 * p[i];
+        for (int i = 0; i < c2; i++) yr[c1 + i] = a2 * q[i];
+    }
+}
+
+static void concat_backward(float* dx1, float* dx2, const float* dy, int rows, int c1, int c2) {
+    float a1, a2;
+    concat_weights(c1, c2, &a1, &a2);
+    for (int r = 0; r < rows; r++) {
+        const float* g = dy + (size_t)r * (c1 + c2);
+        if (dx1)
+            for (int i = 0; i < c1; i++) dx1[(size_t)r * c1 + i] += a1 * g[i];
+        if (dx2)
+            for (int i = 0; i < c2; i++) dx2[(size_t)r * c2 + i] += a2 * g[c1 + i];
+    }
+}
+
 static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
     wt_pool* pool = net->ctx->pool;
     const wt_node* in = &net->nodes[nd->desc.input];
@@ -964,6 +1006,10 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
         break;
     case WT_LAYER_GRAD_REVERSAL: memcpy(nd->out, in->out, n_out * sizeof(float)); break;
     case WT_LAYER_L2_NORMALIZE: l2_normalize_forward(nd->out, in->out, batch * nd->h * nd->w, nd->c); break;
+    case WT_LAYER_CONCAT:
+        concat_forward(nd->out, in->out, net->nodes[nd->desc.input2].out, batch * nd->h * nd->w, in->c,
+                       net->nodes[nd->desc.input2].c);
+        break;
     }
 }
 
@@ -1011,7 +1057,7 @@ wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int ba
         return wt_fail(WT_ERR_SHAPE, "%s: batch %d is not in 1..%d (the planned maximum)", fn, batch, net->max_batch);
     for (int i = node + 1; i < net->n_nodes; i++) {
         const wt_node* nd = &net->nodes[i];
-        if (nd->desc.input < node || (nd->desc.type == WT_LAYER_ADD && nd->desc.input2 < node))
+        if (nd->desc.input < node || (wt_layer_has_input2(nd->desc.type) && nd->desc.input2 < node))
             return wt_fail(WT_ERR_INVALID_ARGUMENT, "%s: node '%s' reads a node below '%s'", fn, nd->name,
                            net->nodes[node].name);
     }
@@ -1200,6 +1246,11 @@ static void backward_node(wt_net* net, wt_node* nd, int batch) {
     case WT_LAYER_L2_NORMALIZE:
         if (d_in) l2_normalize_backward(d_in, nd->d_out, in->out, batch * nd->h * nd->w, nd->c);
         break;
+    case WT_LAYER_CONCAT: {
+        const wt_node* in2 = &net->nodes[nd->desc.input2];
+        concat_backward(d_in, in2->d_out, nd->d_out, batch * nd->h * nd->w, in->c, in2->c);
+        break;
+    }
     }
 }
 

@@ -550,7 +550,7 @@ wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt
             tr->is_cut[k] = lowest >= k;
             const wt_node* nd = &net->nodes[k];
             if (nd->desc.input < lowest) lowest = nd->desc.input;
-            if (nd->desc.type == WT_LAYER_ADD && nd->desc.input2 < lowest) lowest = nd->desc.input2;
+            if (wt_layer_has_input2(nd->desc.type) && nd->desc.input2 < lowest) lowest = nd->desc.input2;
         }
         int n_lab = 0;
         for (int i = 0; i < n_ex; i++) {

@@ -29,6 +29,9 @@ const STRATEGIES = {
   'CV-chosen candidate (CLI; 16 views, crop 0.8, AdamW 1)': {
     ...cliTrainOptions, cliRefit: true, cacheViews: 16, augment: { crop: 0.8, flip: true, brightness: 0.2, contrast: 0.2 }, optimizer: 'adamw', weightDecay: 1,
   },
+  // the multi-layer embeddings best by cross-validation on train/ (tune-default.mjs), run like the CLI
+  'multi-layer, CLI (+ block_14_add + block_12_add)': { ...cliTrainOptions, cliRefit: true, embeddingLayers: ['block_14_add', 'block_12_add'] },
+  'multi-layer, CLI (+ block_14_add)': { ...cliTrainOptions, cliRefit: true, embeddingLayers: ['block_14_add'] },
   'head, no augmentation': { augment: false, cacheViews: 1 },
   'head + label smoothing 0.1 + dropout 0.2': { labelSmoothing: 0.1, dropout: 0.2 },
   'layers:batchnorm': { strategy: 'layers:batchnorm', epochs: 10, augment: { flip: true } },
@@ -108,7 +111,15 @@ async function runTeachable(seeds) {
     });
     head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const t1 = Date.now();
-    await head.fit(xTrain, yTrain, { epochs: 50, batchSize: 16, shuffle: true, verbose: 0 });
+    // fit's own shuffle draws from Math.random: the same per-epoch reshuffle from a seeded
+    // generator instead, so the reference's figure is repeatable (the initialisers are seeded too)
+    const random = mulberry32(seed);
+    for (let epoch = 0; epoch < 50; epoch++) {
+      const order = tf.tensor1d(shuffledIndices(trainFiles.length, random), 'int32');
+      const [xs, ys] = [tf.gather(xTrain, order), tf.gather(yTrain, order)];
+      await head.fit(xs, ys, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+      tf.dispose([order, xs, ys]);
+    }
     const fitSeconds = (Date.now() - t1) / 1000;
     const pred = head.predict(xTest).argMax(-1).dataSync();
     const acc = yTest.filter((y, i) => pred[i] === y).length / yTest.length;
@@ -116,6 +127,28 @@ async function runTeachable(seeds) {
     head.dispose();
   }
   return results;
+}
+
+/** A small seeded generator (mulberry32) for the reference's shuffling: floats in [0, 1). */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 0..n-1 in a Fisher-Yates order drawn from random. */
+function shuffledIndices(n, random) {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
 }
 
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;

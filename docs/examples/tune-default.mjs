@@ -41,6 +41,13 @@ const CANDIDATES = {
   'l2 normalize + adamw 1': { normalizeEmbedding: true, optimizer: 'adamw', weightDecay: 1 },
   'adamw 1 + cosine': { optimizer: 'adamw', weightDecay: 1, schedule: 'cosine' },
   '16 views + crop 0.8 + adamw 1': { cacheViews: 16, augment: { ...mild, crop: 0.8 }, optimizer: 'adamw', weightDecay: 1 },
+  // multi-layer embeddings: the pooled output of an inner block joined to the embedding
+  // (embeddingLayers; candidates from a first look at the blocks 12-16 of MobileNet v2 0.35)
+  '+ block_16_project_BN': { embeddingLayers: ['block_16_project_BN'] },
+  '+ block_14_add': { embeddingLayers: ['block_14_add'] },
+  '+ block_13_expand_relu': { embeddingLayers: ['block_13_expand_relu'] },
+  '+ block_12_add': { embeddingLayers: ['block_12_add'] },
+  '+ block_14_add + block_12_add': { embeddingLayers: ['block_14_add', 'block_12_add'] },
 };
 const optionsOf = (name) => (name === 'library default' ? { ...defaultTrainOptions } : { ...defaultTrainOptions, ...PREVIOUS, ...CANDIDATES[name] });
 CANDIDATES['library default'] = {};

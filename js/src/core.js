@@ -117,7 +117,7 @@ export function wrapModule(M, variant) {
 /** Enum values of include/webtune.h (append-only there, so stable here). */
 export const Layer = Object.freeze({
   CONV2D: 1, DEPTHWISE: 2, DENSE: 3, BATCHNORM: 4, RELU: 5, RELU6: 6, ADD: 7,
-  GLOBAL_AVG_POOL: 8, DROPOUT: 9, GRAD_REVERSAL: 10, L2_NORMALIZE: 11,
+  GLOBAL_AVG_POOL: 8, DROPOUT: 9, GRAD_REVERSAL: 10, L2_NORMALIZE: 11, CONCAT: 12,
 });
 export const Padding = Object.freeze({ SAME: 0, VALID: 1, EXPLICIT: 2 });
 export const BnMode = Object.freeze({ FROZEN: 0, BATCH_STATS: 1 });

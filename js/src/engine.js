@@ -6,7 +6,7 @@
 // dataset of uint8 examples in the wasm heap, and, once trained, a net (backbone + head). Training
 // always builds a new net from the backbone bytes and swaps it in only when it finishes, so an
 // aborted or failed run leaves the previous model as it was.
-import { WebtuneError } from './core.js';
+import { WebtuneError, Layer, addLayer } from './core.js';
 import { importTfjs, loadModel, saveModel, weightsSha256, Filter, Crop } from './models.js';
 import { defaultTrainOptions } from './defaults.js';
 
@@ -508,7 +508,10 @@ export class Engine {
     const owned = [];
     try {
       const hidden = num(options.hiddenUnits, 'hiddenUnits', 0, 4096, 0);
-      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, b.meta.embeddingNode, c.labels.length, dropout, hidden, options.normalizeEmbedding ? 1 : 0);
+      // the head (and the cache) read the multi-layer embedding when embeddingLayers names any;
+      // the saved model's embedding node stays the backbone's own (its cut and hash)
+      const embedding = this.addEmbeddingLayers(net, b.meta.embeddingNode, options.embeddingLayers);
+      const logits = this.core.callOutInt('wt_net_add_classifier_head', net, embedding, c.labels.length, dropout, hidden, options.normalizeEmbedding ? 1 : 0);
       const phases = [];
       if (twoPhase && twoPhase.strategy !== STRATEGIES.head) {
         // phase 1: the head alone (cached embeddings); phase 2: the chosen strategy at a lower rate
@@ -531,7 +534,7 @@ export class Engine {
         new Float64Array(M.HEAPF64.buffer, optPtr, v.length).set(v);
         const layersPtr = lay ? this.core.allocCString(lay) : 0;
         if (layersPtr) owned.push(layersPtr);
-        trainer = this.core.callOutInt('wtjs_trainer_create', net, b.meta.embeddingNode, logits, c.ds, optPtr, v.length, layersPtr);
+        trainer = this.core.callOutInt('wtjs_trainer_create', net, embedding, logits, c.ds, optPtr, v.length, layersPtr);
         const out = this.core.alloc(PROGRESS_FIELDS * 8);
         owned.push(out);
         let phaseDone = false;
@@ -591,6 +594,39 @@ export class Engine {
       if (net) M._wt_net_destroy(net);
       for (const p of owned) this.core.free(p);
     }
+  }
+
+  /**
+   * The multi-layer embedding: the backbone's pooled embedding and the global-average-pooled
+   * output of each named backbone layer, each L2-normalised (unit RMS), joined by WT_LAYER_CONCAT
+   * (which gives both sides of each join an equal share of the length: with one extra layer, half
+   * from the embedding and half from the layer, whatever their widths). Returns the node the head
+   * reads: `embedding` itself when no layer is named. 'auto' names the layer the default uses for
+   * the backbone (docs/strategies.md): block_14_add for MobileNet v2, none for others.
+   */
+  addEmbeddingLayers(net, embedding, spec) {
+    let names = spec ?? [];
+    if (names === 'auto') names = findNode(this.core, net, 'block_14_add') > 0 ? ['block_14_add'] : [];
+    if (typeof names === 'string') names = names.split(',').map((x) => x.trim()).filter(Boolean);
+    if (!Array.isArray(names) || names.some((x) => typeof x !== 'string' || !x)) {
+      fail('WT_ERR_INVALID_ARGUMENT', "webtune: embeddingLayers must be 'auto', a layer name, or an array of layer names (e.g. ['block_14_add'])");
+    }
+    if (names.length === 0) return embedding;
+    const add = (d) => addLayer(this.core, net, d);
+    let x = add({ type: Layer.L2_NORMALIZE, name: 'embedding/l2_normalize', input: embedding });
+    for (const name of names) {
+      const node = findNode(this.core, net, name);
+      if (!(node > 0 && node <= embedding)) {
+        fail('WT_ERR_NOT_FOUND', `webtune: embeddingLayers: the backbone has no layer "${name}" (names are the Keras layer names, e.g. block_14_add for MobileNet v2, conv_pw_11_relu for v1)`);
+      }
+      let y = node;
+      if (shape(this.core, net, node).slice(0, 2).some((d) => d !== 1)) {
+        y = add({ type: Layer.GLOBAL_AVG_POOL, name: `embedding/${name}/pool`, input: y });
+      }
+      y = add({ type: Layer.L2_NORMALIZE, name: `embedding/${name}/l2_normalize`, input: y });
+      x = add({ type: Layer.CONCAT, name: `embedding/concat_${name}`, input: x, input2: y });
+    }
+    return x;
   }
 
   abort(reqId) {
@@ -705,6 +741,14 @@ function freezeAndPlan(core, net, batch) {
   const n = core.module._wt_net_node_count(net);
   for (let i = 1; i < n; i++) core.call('wt_net_set_trainable', net, i, 0);
   core.call('wt_net_plan', net, batch);
+}
+
+/** Node id of the layer with this name, or -1. */
+function findNode(core, net, name) {
+  return core.withCString(name, (p) => core.withScratch(4, (out) => {
+    const st = core.module._wt_net_find_node(net, p, out);
+    return st === 0 ? core.heapI32()[out >> 2] : -1;
+  }));
 }
 
 function shape(core, net, node) {

@@ -100,6 +100,8 @@ export interface TrainOptions {
   hiddenUnits?: number;
   /** L2-normalise the embedding (scaled to unit root-mean-square) at the start of the head, so it sees only the embedding's direction. */
   normalizeEmbedding?: boolean;
+  /** A multi-layer embedding: backbone layer names (e.g. ['block_14_add']) or 'auto'; each is pooled, L2-normalised and joined to the L2-normalised embedding, and the head reads the joined vector. Default: none. */
+  embeddingLayers?: string | string[] | 'auto';
   /** On a NaN/infinite loss: 'error' (default, previous model kept) or 'rollback' (finish with the last good epoch; an error too when the first epoch diverges). */
   onDivergence?: 'error' | 'rollback';
   seed?: number;

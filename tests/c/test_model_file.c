@@ -1,6 +1,6 @@
 /* test_model_file.c: webtune model files (src/model_file.c, docs/model-format.md) and SHA-256.
  * - SHA-256 against the FIPS 180 test vectors, one-shot and streamed in odd pieces
- * - a net with every layer type, random weights, frozen layers, lr scales and changed batch-norm
+ * - a net with every layer type (a concat of two pooled branches included), random weights, frozen layers, lr scales and changed batch-norm
  *   modes: float32 save -> load gives equal descriptions and states, bit-identical parameters and
  *   forward outputs (training and inference), and saving the loaded net gives the same bytes
  * - float16: kernels rounded to nearest even (checked value by value against an independent
@@ -225,6 +225,10 @@ static full_net build_full(wt_context* ctx) {
                                   .kernel_h = 1, .kernel_w = 1, .use_bias = 1, .padding = WT_PAD_VALID });
     x = f.pool = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = x });
     x = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .input = x });
+    /* a multi-layer embedding: the pooled residual block's output joined to the last one */
+    int side = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .name = "side_pool", .input = block_in });
+    side = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .input = side });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_CONCAT, .name = "features", .input = x, .input2 = side });
     x = add(net, (wt_layer_desc){ .type = WT_LAYER_DROPOUT, .input = x, .dropout_rate = 0.25f });
     x = f.head = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head", .input = x,
                                            .out_channels = CLASSES, .use_bias = 1 });

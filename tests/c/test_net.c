@@ -4,6 +4,8 @@
  *   residual add, global pooling, dense, dropout in inference, softmax cross-entropy with smoothing)
  * - L2 normalisation: unit root-mean-square rows, scale invariance, and finite-difference gradients
  *   of the layers below and above it (a smooth net, so no kinks blur the check)
+ * - concat of two pooled branches (a 12-channel conv and a 5-channel pointwise conv on it): each
+ *   block weighted by sqrt(C / (2 C_i)), and finite-difference gradients through both branches
  * - gradient reversal flips and scales the gradient below it
  * - results are bit-identical for 1, 2 and 3 threads
  * - frozen layers: no gradient memory, weights and moving statistics bit-identical after training */
@@ -271,6 +273,60 @@ static void test_l2_normalize(void) {
     wt_context_destroy(ctx);
 }
 
+/* WT_LAYER_CONCAT of two pooled, L2-normalised branches of different widths, as the multi-layer
+ * embedding uses it: conv (12) -> pool -> norm and conv -> pointwise conv (5) -> pool -> norm,
+ * joined, then a dense head. The output holds each block scaled by sqrt(17 / (2 C_i)) (unit RMS
+ * overall), and the first conv's weights get gradient through both blocks. */
+static void test_concat(void) {
+    wt_context* ctx;
+    CHECK(wt_context_create(&(wt_context_desc){ .n_threads = 2, .seed = 6 }, &ctx) == WT_OK, "%s", wt_last_error());
+    built b = { 0 };
+    CHECK(wt_net_create(ctx, IN_H, IN_W, IN_C, &b.net) == WT_OK, "%s", wt_last_error());
+    wt_net* net = b.net;
+    int conv = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "conv", .input = 0, .out_channels = 12,
+                                         .use_bias = 1 });
+    int pw = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .name = "pw", .input = conv, .out_channels = 5,
+                                       .kernel_h = 1, .kernel_w = 1, .use_bias = 1 });
+    int pa = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = conv });
+    int pb = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = pw });
+    int na = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .input = pa });
+    int nb = add(net, (wt_layer_desc){ .type = WT_LAYER_L2_NORMALIZE, .input = pb });
+    int cat = add(net, (wt_layer_desc){ .type = WT_LAYER_CONCAT, .name = "cat", .input = na, .input2 = nb });
+    b.logits = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .name = "head", .input = cat, .out_channels = CLASSES,
+                                         .use_bias = 1 });
+    int h, w, c;
+    CHECK(wt_net_node_shape(net, cat, &h, &w, &c) == WT_OK && h == 1 && w == 1 && c == 17, "concat shape %dx%dx%d", h, w, c);
+    /* a concat of inputs that differ in size is refused */
+    int bad = -1;
+    CHECK(wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_CONCAT, .input = conv, .input2 = pa }, &bad) == WT_ERR_SHAPE,
+          "concat of 9x7 and 1x1 inputs must fail with WT_ERR_SHAPE");
+    CHECK(wt_net_add(net, &(wt_layer_desc){ .type = WT_LAYER_CONCAT, .input = pa, .input2 = 999 }, &bad) == WT_ERR_NOT_FOUND,
+          "concat of a missing node must fail with WT_ERR_NOT_FOUND");
+    CHECK(wt_net_keep_output(net, na, 1) == WT_OK && wt_net_keep_output(net, nb, 1) == WT_OK &&
+              wt_net_keep_output(net, cat, 1) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_plan(net, BATCH) == WT_OK, "plan: %s", wt_last_error());
+    CHECK(wt_net_forward(net, input, BATCH, 0) == WT_OK, "%s", wt_last_error());
+    float ya[BATCH * 12], yb[BATCH * 5], y[BATCH * 17];
+    CHECK(wt_net_read_output(net, na, ya, BATCH * 12) == WT_OK && wt_net_read_output(net, nb, yb, BATCH * 5) == WT_OK &&
+              wt_net_read_output(net, cat, y, BATCH * 17) == WT_OK, "%s", wt_last_error());
+    double worst = 0.0, worst_rms = 0.0;
+    double a1 = sqrt(17.0 / 24.0), a2 = sqrt(17.0 / 10.0);
+    for (int n = 0; n < BATCH; n++) {
+        double ss = 0.0, ss1 = 0.0;
+        for (int i = 0; i < 12; i++) worst = fmax(worst, fabs(y[n * 17 + i] - a1 * ya[n * 12 + i]));
+        for (int i = 0; i < 5; i++) worst = fmax(worst, fabs(y[n * 17 + 12 + i] - a2 * yb[n * 5 + i]));
+        for (int i = 0; i < 17; i++) ss += (double)y[n * 17 + i] * y[n * 17 + i];
+        for (int i = 0; i < 12; i++) ss1 += (double)y[n * 17 + i] * y[n * 17 + i];
+        worst_rms = fmax(worst_rms, fabs(ss / 17.0 - 1.0));
+        worst_rms = fmax(worst_rms, fabs(ss1 / ss - 0.5));
+    }
+    CHECK(worst < 1e-6, "concat: a block differs from its weighted input by %g", worst);
+    CHECK(worst_rms < 1e-5, "concat: unit RMS with half the squared length per block, off by %g", worst_rms);
+    check_param_grads(&b, 1.0f, "concat");
+    wt_net_destroy(net);
+    wt_context_destroy(ctx);
+}
+
 /* Dropout in a net: masks change from one training forward to the next, inference is the identity,
  * and the head's gradient sees the same mask as the forward pass that made it. */
 static void test_dropout_in_net(void) {
@@ -407,6 +463,7 @@ int main(void) {
     wt_rng_fill(&rng, input, sizeof input / sizeof input[0], -1.0f, 1.0f);
     test_gradients();
     test_l2_normalize();
+    test_concat();
     test_dropout_in_net();
     test_thread_invariance();
     test_freezing();

@@ -129,6 +129,56 @@ test('normalizeEmbedding: the head starts with an L2 normalisation, which the sa
   await clf.dispose();
 });
 
+test('embeddingLayers: the head reads the embedding joined to a pooled inner block; saved, loaded and retrained alike', async () => {
+  const clf = await classifier();
+  const r = await clf.train({ ...common, epochs: 30, embeddingLayers: 'auto' }); // block_14_add for MobileNet v2
+  assert.ok(r.valAccuracy > untrained + 0.15 && r.valAccuracy >= 0.75, `validation ${r.valAccuracy} vs untrained ${untrained}`);
+  const bytes = await clf.save();
+  assert.deepEqual(await changes(clf), [], 'the backbone is bit-identical');
+  const nodeOf = (net, name) => {
+    const p = core.allocCString(name);
+    try {
+      return core.withScratch(4, (out) => (core.module._wt_net_find_node(net, p, out) === 0 ? core.heapI32()[out >> 2] : -1));
+    } finally {
+      core.free(p);
+    }
+  };
+  const channels = (net, node) => core.withScratch(12, (p) => {
+    core.call('wt_net_node_shape', net, node, p, p + 4, p + 8);
+    return core.heapI32()[(p >> 2) + 2];
+  });
+  const { net } = loadModel(core, ctx, bytes);
+  try {
+    const cat = nodeOf(net, 'embedding/concat_block_14_add');
+    assert.equal(channels(net, cat), 1280 + 56, 'the 1280-d embedding and block_14_add\'s 56 channels');
+    assert.ok(nodeOf(net, 'embedding/block_14_add/pool') < cat);
+    assert.equal(core.module._wt_net_node_count(net), cat + 2, 'the dense head reads the joined embedding');
+  } finally {
+    core.module._wt_net_destroy(net);
+  }
+  const probe = files('test', 'roses', 3);
+  const loaded = await webtune.loadClassifier(bytes);
+  const a = await clf.predictBatch(probe, { topK: 3 });
+  const b = await loaded.predictBatch(probe, { topK: 3 });
+  for (let i = 0; i < probe.length; i++) {
+    assert.deepEqual(b[i].map((x) => x.label), a[i].map((x) => x.label));
+    for (let k = 0; k < 3; k++) assert.ok(Math.abs(b[i][k].probability - a[i][k].probability) < 1e-6);
+  }
+  // retraining a loaded classifier starts from the plain backbone: no joined embedding unless asked
+  for (const c of CLASSES) await loaded.addExamples(c, files('train', c, 8));
+  await loaded.train({ ...common, epochs: 2, embeddingLayers: [] });
+  const again = loadModel(core, ctx, await loaded.save());
+  try {
+    assert.equal(nodeOf(again.net, 'embedding/concat_block_14_add'), -1);
+    assert.equal(channels(again.net, again.meta.embeddingNode), 1280);
+  } finally {
+    core.module._wt_net_destroy(again.net);
+  }
+  await assert.rejects(clf.train({ ...common, embeddingLayers: ['block_99_add'] }), (e) => e.code === 'WT_ERR_NOT_FOUND' && /block_99_add/.test(e.message));
+  await loaded.dispose();
+  await clf.dispose();
+});
+
 test('a seed makes a single-thread run repeatable bit for bit; threads change results only by rounding', async () => {
   const run = async () => {
     const clf = await classifier();
