@@ -175,3 +175,17 @@ EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in
     free(b.m); free(b.v); free(b.sm); free(b.sv); free(b.ws);
     return result;
 }
+
+/* ---- scaling model (threadpool.h) ------------------------------------------------------------ */
+EMSCRIPTEN_KEEPALIVE void wtjs_pool_model_begin(int threads) { wt_pool_model_begin(threads); }
+
+/* out[0..4]: loop_seconds, critical_seconds, serial_loop_seconds, loops, serial_loops */
+EMSCRIPTEN_KEEPALIVE void wtjs_pool_model_end(double* out) {
+    wt_pool_model_stats s;
+    wt_pool_model_end(&s);
+    out[0] = s.loop_seconds;
+    out[1] = s.critical_seconds;
+    out[2] = s.serial_loop_seconds;
+    out[3] = (double)s.loops;
+    out[4] = (double)s.serial_loops;
+}
