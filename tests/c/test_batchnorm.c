@@ -209,6 +209,10 @@ static void test_vs_ref(void) {
         for (size_t b = 0; b < COUNT(channels); b++) check_case(row_sizes[a], channels[b], &rng);
     /* splits over rows and channels; several 4096-row levels; apply tiles (256) and groups (1024) */
     check_case(9001, 21, &rng);
+    /* few channels over several 4096-row levels: the gradient sums split over rows for 2+ threads */
+    check_case(17000, 8, &rng);
+    check_case(8200, 48, &rng);
+    check_case(4097, 3, &rng);
     check_case(2053, 70, &rng);
     check_case(129, 301, &rng);
     check_case(67, 1030, &rng);
