@@ -904,7 +904,9 @@ static void l2_normalize_backward(float* dx, const float* dy, const float* x, in
     }
 }
 
-static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
+/* Runs node nd's forward pass, and the next node's too when it fuses with it (a ReLU6 reading a
+ * batch norm on stored statistics, up to node `last`). Returns how many nodes it ran. */
+static int forward_node(wt_net* net, wt_node* nd, int batch, int training, int last) {
     wt_pool* pool = net->ctx->pool;
     const wt_node* in = &net->nodes[nd->desc.input];
     size_t n_out = (size_t)batch * node_elems(nd);
@@ -959,6 +961,15 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
                                        gamma, beta, nd->desc.bn_momentum, &bd);
             nd->used_batch_stats = 1;
         } else {
+            const int i = (int)(nd - net->nodes);
+            wt_node* next = i < last ? nd + 1 : NULL;
+            if (next && next->desc.type == WT_LAYER_RELU6 && next->desc.input == i) {
+                /* one pass over memory instead of two; in place the shared buffer gets relu6(bn) */
+                next->used_batch_stats = 0;
+                next->used_dropout = 0;
+                wt_batchnorm_relu6_forward_frozen(pool, nd->out, next->out, in->out, gamma, beta, mean, var, &bd);
+                return 2;
+            }
             wt_batchnorm_forward_frozen(pool, nd->out, in->out, gamma, beta, mean, var, &bd);
         }
         break;
@@ -985,6 +996,7 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
     case WT_LAYER_GRAD_REVERSAL: memcpy(nd->out, in->out, n_out * sizeof(float)); break;
     case WT_LAYER_L2_NORMALIZE: l2_normalize_forward(nd->out, in->out, batch * nd->h * nd->w, nd->c); break;
     }
+    return 1;
 }
 
 /* The last node a pass computes: every node, or up to an AdaBN stop (net.h). */
@@ -1006,7 +1018,7 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
     if (!check_and_copy(net->ctx->pool, net->nodes[0].out, input, n_in))
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_forward: the input contains NaN or infinity");
     int last = forward_last(net);
-    for (int i = 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    for (int i = 1; i <= last;) i += forward_node(net, &net->nodes[i], batch, training != 0, last);
     /* fresh output gradients for this pass (shared ones are zeroed during backward) */
     clear_output_grads(net);
     net->batch = batch;
@@ -1035,7 +1047,7 @@ wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int ba
     if (!check_and_copy(net->ctx->pool, net->nodes[node].out, values, n))
         return wt_fail(WT_ERR_NOT_FINITE, "%s: the values contain NaN or infinity", fn);
     int last = forward_last(net);
-    for (int i = node + 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    for (int i = node + 1; i <= last;) i += forward_node(net, &net->nodes[i], batch, training != 0, last);
     clear_output_grads(net);
     net->batch = batch;
     net->forward_training = training != 0;

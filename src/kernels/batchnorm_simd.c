@@ -402,15 +402,17 @@ static void gradient_sums(wt_pool* pool, float* s1, float* s2, const float* d_ou
 /* ---------------------------------------------------------------------------------------------
  * Elementwise passes, split over rows, over the channel window [c_lo, c_hi) of each row.
  *   FORWARD:     y = (x - mean) * scale + beta                      (y = out)
+ *   FORWARD_RELU6: the same, and y6 = relu6(y) (y stored only if non-NULL)
  *   D_FROZEN:    y += dy * scale                                    (y = d_in)
  *   D_TRAIN:     y += (dy * scale - p * (x - mean)) - q             (y = d_in)
  * scale = gamma * invstd, with invstd = 1/sqrt(var + eps) when var is given, else from invstd[].
  * p and q are window-relative.
  * ------------------------------------------------------------------------------------------- */
-enum { FORWARD, D_FROZEN, D_TRAIN };
+enum { FORWARD, FORWARD_RELU6, D_FROZEN, D_TRAIN };
 
 typedef struct apply_args {
     float* y;
+    float* y6; /* FORWARD_RELU6: relu6(y); y may then be NULL (not stored) */
     const float *x, *dy;
     const float *mean, *var, *invstd, *gamma, *beta;
     const float *p, *q;
@@ -421,6 +423,21 @@ typedef struct apply_args {
 BN_INLINE void forward_vec(float* y, const float* x, const float* mean, const float* scale, const float* beta,
                            int k) {
     st(y, vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k)), k);
+}
+
+/* x < 0 ? 0 : (x > 6 ? 6 : x), NaN passing: the operations of elementwise_simd.c's relu6_v, so the
+ * fused pass gives the bits of batch norm then wt_relu6_forward. */
+BN_INLINE v128_t relu6_v(v128_t x) {
+    const v128_t six = splat(6.0f);
+    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, splat(0.0f)));
+    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
+}
+
+BN_INLINE void forward_relu6_vec(float* y, float* y6, const float* x, const float* mean, const float* scale,
+                                 const float* beta, int k) {
+    const v128_t v = vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k));
+    if (y) st(y, v, k);
+    st(y6, relu6_v(v), k);
 }
 
 BN_INLINE void d_frozen_vec(float* y, const float* dy, const float* scale, int k) {
@@ -445,6 +462,7 @@ BN_INLINE void d_train_vec(float* y, const float* dy, const float* x, const floa
 static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
     /* locals, so the compiler need not reload them after every store through y */
     float* const y = a->y;
+    float* const y6 = a->y6;
     const float *const x = a->x, *const dy = a->dy, *const mean = a->mean, *const beta = a->beta;
     const size_t c = (size_t)a->c;
     const int c_lo = a->c_lo, c_hi = a->c_hi;
@@ -458,6 +476,10 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
         }
         if (mode == FORWARD) {
 #define CALL(k) forward_vec(y + o + i, x + o + i, mean + c0 + i, scale + i, beta + c0 + i, k)
+            APPLY_ROWS(CALL)
+#undef CALL
+        } else if (mode == FORWARD_RELU6) {
+#define CALL(k) forward_relu6_vec(y ? y + o + i : NULL, y6 + o + i, x + o + i, mean + c0 + i, scale + i, beta + c0 + i, k)
             APPLY_ROWS(CALL)
 #undef CALL
         } else if (mode == D_FROZEN) {
@@ -476,6 +498,9 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
 static void forward_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, FORWARD, r0, r1);
 }
+static void forward_relu6_range(void* ctx, size_t r0, size_t r1) {
+    apply_range((const apply_args*)ctx, FORWARD_RELU6, r0, r1);
+}
 static void d_frozen_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, D_FROZEN, r0, r1);
 }
@@ -491,8 +516,17 @@ void wt_batchnorm_forward_frozen(wt_pool* pool, float* out, const float* in, con
                                  const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
-    apply_args a = {out, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
+}
+
+void wt_batchnorm_relu6_forward_frozen(wt_pool* pool, float* out, float* out6, const float* in,
+                                       const float* gamma, const float* beta, const float* mean,
+                                       const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    apply_args a = {out == out6 ? NULL : out, out6, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_relu6_range, &a);
 }
 
 void wt_batchnorm_forward_train(wt_pool* pool, float* out, float* save_mean, float* save_invstd,
@@ -502,7 +536,7 @@ void wt_batchnorm_forward_train(wt_pool* pool, float* out, float* save_mean, flo
     if (rows <= 0 || c <= 0) return;
     stats_args s = {save_mean, save_invstd, running_mean, running_var, in, momentum, d->eps, rows, c};
     wt_parallel_for(pool, (size_t)c, channel_grain(rows, c), stats_range, &s);
-    apply_args a = {out, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
 }
 
@@ -512,7 +546,7 @@ void wt_batchnorm_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, fl
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        apply_args a = {d_in, NULL, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
         wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;
@@ -551,7 +585,7 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
             s1[i] = (float)(a * sum_dy / rows);
         }
         if (d_in) {
-            apply_args a = {d_in, in, d_out, save_mean, NULL, save_invstd, gamma,
+            apply_args a = {d_in, NULL, in, d_out, save_mean, NULL, save_invstd, gamma,
                             NULL, s2, s1,    d->eps,    c,    g0,          g0 + gn};
             wt_parallel_for(pool, (size_t)rows, row_grain(rows, gn), d_train_range, &a);
         }
@@ -568,7 +602,7 @@ void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        apply_args a = {d_in, NULL, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
         wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;
