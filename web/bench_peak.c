@@ -189,3 +189,27 @@ EMSCRIPTEN_KEEPALIVE void wtjs_pool_model_end(double* out) {
     out[3] = (double)s.loops;
     out[4] = (double)s.serial_loops;
 }
+
+/* ---- fork/join ------------------------------------------------------------------------------ */
+static volatile float forkjoin_sink[64];
+static void forkjoin_range(void* ctx, size_t begin, size_t end) {
+    (void)ctx;
+    for (size_t i = begin; i < end; i++) forkjoin_sink[i * 16 % 64] += 1.0f;
+}
+
+/* Microseconds per parallel loop of trivial work (one item per thread) on `threads` threads, with
+ * `gap_us` of serial work on the caller between loops (the gap's own time subtracted): what one
+ * fork/join costs while the workers spin (small gaps) or after they went to sleep (long gaps). */
+EMSCRIPTEN_KEEPALIVE double wtjs_bench_forkjoin(int threads, double gap_us, int iters) {
+    wt_pool* pool = pool_for(threads);
+    int n = wt_pool_threads(pool);
+    double gaps = 0.0, t0 = emscripten_get_now();
+    for (int it = 0; it < iters; it++) {
+        double g = emscripten_get_now();
+        while (emscripten_get_now() - g < gap_us * 1e-3) {
+        }
+        gaps += emscripten_get_now() - g;
+        wt_parallel_for(pool, (size_t)n, 1, forkjoin_range, NULL);
+    }
+    return ((emscripten_get_now() - t0) - gaps) * 1e3 / iters;
+}

@@ -59,6 +59,10 @@ core.heapI32().set(Int32Array.from({ length: 32 }, (_, i) => i % 5), labelsPtr >
 const lossPtr = core.alloc(4);
 
 console.log(`webtune 2T/1T scaling, ${new Date().toISOString()}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+if (M._wtjs_bench_forkjoin) {
+  const fj = [0, 20, 100, 500].map((gap) => `${gap} us: ${M._wtjs_bench_forkjoin(2, gap, gap > 100 ? 500 : 3000).toFixed(1)} us`);
+  console.log(`fork/join of a trivial 2-thread loop after a serial gap of ${fj.join(', ')}`);
+}
 console.log('| model | row | 2T ms | 1T ms | 2T/1T (median) | 2T/1T (best) | cores | model 2T/1T: 1T step, loops -> longest chunks, small loops, rest | phases 2T / 1T (ms) |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const arch of ARCHS.filter((a) => opt.arch.includes(a.id))) {
@@ -124,7 +128,7 @@ for (const arch of ARCHS.filter((a) => opt.arch.includes(a.id))) {
     // the scaling model (src/threadpool.h): the 1-thread step with its loops run as 2 timed chunks
     const model = [];
     const out = core.alloc(5 * 8);
-    for (let it = 0; it < 3; it++) {
+    for (let it = 0; it < (M._wtjs_pool_model_begin ? 3 : 0); it++) {
       M._wtjs_pool_model_begin(2);
       const t = performance.now();
       steps[1]();
@@ -135,7 +139,7 @@ for (const arch of ARCHS.filter((a) => opt.arch.includes(a.id))) {
     }
     core.free(out);
     model.sort((a, b) => a.pred - b.pred);
-    const mm = model[1];
+    const mm = model[1] ?? { pred: NaN, wall: NaN, loop: NaN, crit: NaN, serialLoop: NaN, loops: 0, serialLoops: 0 };
     for (const th of [2, 1]) {
       if (nets[th + 'o']) M._wt_optimizer_destroy(nets[th + 'o']);
       M._wt_net_destroy(nets[th]);
