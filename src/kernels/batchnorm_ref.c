@@ -132,3 +132,49 @@ void wt_batchnorm_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_
         if (d_beta) d_beta[ch] += (float)sum_dy;
     }
 }
+
+/* ReLU6's backward into a zeroed gradient: 0 + dy where 0 < mid < 6, else 0. */
+static float relu6_grad(float dy, float mid) {
+    return 0.0f + (mid > 0.0f && mid < 6.0f ? dy : 0.0f);
+}
+
+void wt_batchnorm_relu6_backward_frozen_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out6,
+                                            const float* mid, const float* in, const float* gamma,
+                                            const float* mean, const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    for (int ch = 0; ch < c; ch++) {
+        const double invstd = 1.0 / sqrt((double)var[ch] + d->eps);
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int r = 0; r < rows; r++) {
+            const size_t i = (size_t)r * c + ch;
+            const float g = relu6_grad(d_out6[i], mid[i]);
+            const double xhat = ((double)in[i] - mean[ch]) * invstd;
+            sum_dy += g;
+            sum_dy_xhat += g * xhat;
+            if (d_in) d_in[i] += (float)(g * (gamma[ch] * invstd));
+        }
+        if (d_gamma) d_gamma[ch] += (float)sum_dy_xhat;
+        if (d_beta) d_beta[ch] += (float)sum_dy;
+    }
+}
+
+void wt_batchnorm_relu6_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out6,
+                                                const float* out, const float* gamma, const float* beta,
+                                                const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    for (int ch = 0; ch < c; ch++) {
+        const double invstd = 1.0 / sqrt((double)var[ch] + d->eps);
+        double sum_dy = 0.0, sum_dy_y = 0.0;
+        for (int r = 0; r < rows; r++) {
+            const size_t i = (size_t)r * c + ch;
+            const float g = relu6_grad(d_out6[i], out[i]);
+            sum_dy += g;
+            sum_dy_y += g * ((double)out[i] - beta[ch]);
+            if (d_in) d_in[i] += (float)(g * (gamma[ch] * invstd));
+        }
+        if (d_gamma) d_gamma[ch] += gamma[ch] != 0.0f ? (float)(sum_dy_y / gamma[ch]) : 0.0f;
+        if (d_beta) d_beta[ch] += (float)sum_dy;
+    }
+}
