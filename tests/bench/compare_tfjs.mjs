@@ -252,7 +252,7 @@ function fallbackMacsPerImage(model, trainable) {
 const OP = {
   LINEAR_FWD: 0, LINEAR_BWD_DATA: 1, LINEAR_BWD_WEIGHT: 2, DW_FWD: 3, DW_BWD: 4, DW_BWD_WEIGHT: 5,
   CONV_FWD: 6, CONV_BWD: 7, CONV_BWD_WEIGHT: 8, BN_FROZEN_FWD: 9, BN_FROZEN_BWD: 10,
-  RELU6_FWD: 13, RELU6_BWD: 14, ADD: 15, AXPY: 16, MEMSET: 17, BN_RELU6_FWD: 18, BN_RELU6_BWD: 19, ZERO: 20,
+  RELU6_FWD: 13, RELU6_BWD: 14, ADD: 15, AXPY: 16, MEMSET: 17,
 };
 
 /** The kernel calls webtune makes for one forward (+ backward) pass over the model's layers. */
@@ -262,18 +262,6 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
   const inputsOf = (l) => (l.inboundNodes[0]?.inboundLayers ?? []).map((x) => x.name);
   const shapeOf = (s) => s.slice(1);
   const byName = new Map(model.layers.map((l) => [l.name, l]));
-  // a batch norm whose only reader is a ReLU6 runs with it in one pass (net.c: forward always,
-  // backward under memory saving, which the benchmark uses; batch norms here use stored statistics)
-  const readers = new Map();
-  for (const l of model.layers) for (const n of inputsOf(l)) readers.set(n, (readers.get(n) ?? 0) + 1);
-  const fusedRelu = new Set();
-  for (const l of model.layers) {
-    const ins = inputsOf(l);
-    const cls = l.getClassName();
-    if ((cls === 'Activation' || cls === 'ReLU') && ins.length === 1 && byName.get(ins[0])?.getClassName() === 'BatchNormalization' &&
-        readers.get(ins[0]) === 1) fusedRelu.add(l.name);
-  }
-  const fusedBn = new Set([...fusedRelu].map((n) => inputsOf(byName.get(n))[0]));
   for (const l of model.layers) {
     const cls = l.getClassName();
     const ins = inputsOf(l);
@@ -314,16 +302,10 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
       const f = 2 * batch * oh * ow * oc * 9;
       push('depthwise fwd', OP.DW_FWD, d, f);
       if (back) push('depthwise bwd', dIn ? OP.DW_BWD : OP.DW_BWD_WEIGHT, d, dIn ? 2 * f : f);
-    } else if (cls === 'BatchNormalization' && fusedBn.has(l.name)) {
-      const d = [batch, oh, ow, oc, oh, ow, oc, 1, 1, 0, 0];
-      push('batchnorm+relu6 fwd', OP.BN_RELU6_FWD, d);
-      if (back) push('batchnorm+relu6 bwd', OP.BN_RELU6_BWD, d);
     } else if (cls === 'BatchNormalization') {
       const d = [batch, oh, ow, oc, oh, ow, oc, 1, 1, 0, 0];
       push('batchnorm fwd', OP.BN_FROZEN_FWD, d);
       if (back) push('batchnorm bwd', OP.BN_FROZEN_BWD, d);
-    } else if ((cls === 'Activation' || cls === 'ReLU') && fusedRelu.has(l.name)) {
-      // runs with its batch norm
     } else if (cls === 'Activation' || cls === 'ReLU') {
       const d = [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0];
       push('relu6 fwd', OP.RELU6_FWD, d);
@@ -333,10 +315,11 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
       push('add fwd', OP.ADD, d);
       if (back) { push('add bwd', OP.AXPY, d); push('add bwd', OP.AXPY, d); }
     }
-    // every output gradient buffer is zeroed once per step, split over the pool (net.c)
+    // wt_net_forward and wt_net_backward each zero every output gradient buffer
     if (back) {
       const d = [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0];
-      push('zeroing gradients', OP.ZERO, d);
+      push('zeroing gradients', OP.MEMSET, d);
+      push('zeroing gradients', OP.MEMSET, d);
     }
   }
   return calls;
