@@ -656,7 +656,6 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     for (int j = 0; j < n; j++) {
         wt_node* nd = &net->nodes[j];
         nd->in_place = 0;
-        nd->fuse_relu6_bwd = 0;
         owner[j] = j;
         if (j == 0 || !net->save_memory) continue;
         int i = nd->desc.input;
@@ -670,16 +669,6 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     }
     for (int j = n - 1; j >= 0; j--)
         if (owner[j] != j && end[j] > end[owner[j]]) end[owner[j]] = end[j];
-    /* batch norm -> ReLU6 backward in one pass (backward_node): only under memory saving, where the
-     * batch norm's output gradient cannot be a target of wt_net_add_output_grad, so the ReLU6's
-     * backward would be its only contribution */
-    for (int j = 1; j + 1 < n; j++) {
-        wt_node* nd = &net->nodes[j];
-        const wt_node* next = &net->nodes[j + 1];
-        nd->fuse_relu6_bwd = net->save_memory && nd->desc.type == WT_LAYER_BATCHNORM && !nd->keep_output &&
-                             next->desc.type == WT_LAYER_RELU6 && next->desc.input == j && readers[j] == 1 &&
-                             needs_grad[j] && needs_grad[j + 1];
-    }
     free(readers);
 
     /* Sizes first (in bytes, each buffer rounded up for alignment), then placement, then one
@@ -692,9 +681,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
         act_bufs[i] = (plan_buf){ owner[i] == i ? bytes : 0, i, end[i], 0 };
         grad_slot[i] = -1;
         if (needs_grad[i]) {
-            /* a ReLU6 fused with the batch norm below keeps its gradient through that one's backward */
-            const int first = i > 0 && net->nodes[i - 1].fuse_relu6_bwd ? i - 1 : i;
-            grad_bufs[n_grad] = (plan_buf){ bytes, first, nd->grad_zero_at < 0 ? n : nd->grad_zero_at, 0 };
+            grad_bufs[n_grad] = (plan_buf){ bytes, i, nd->grad_zero_at < 0 ? n : nd->grad_zero_at, 0 };
             grad_slot[i] = n_grad++;
         }
         if (nd->desc.type == WT_LAYER_BATCHNORM) small += 2 * round_up((size_t)nd->c, ALIGN_FLOATS);
@@ -1199,19 +1186,7 @@ static void backward_node(wt_net* net, wt_node* nd, int batch) {
         const float* gamma = param_data(net, nd, WT_PARAM_GAMMA);
         float* d_gamma = param_grad(net, nd, WT_PARAM_GAMMA);
         float* d_beta = param_grad(net, nd, WT_PARAM_BETA);
-        if (nd->fuse_relu6_bwd && !nd->used_batch_stats) {
-            /* with the ReLU6 above (skipped in wt_net_backward), from its gradient; the mask comes from
-             * this layer's output buffer: y, or relu6(y) when the ReLU6 ran in place */
-            const float* d_out6 = nd[1].d_out;
-            if (nd->in_place)
-                wt_batchnorm_relu6_backward_frozen_out(pool, d_in, d_gamma, d_beta, d_out6, nd->out, gamma,
-                                                       param_data(net, nd, WT_PARAM_BETA),
-                                                       param_data(net, nd, WT_PARAM_MOVING_VARIANCE), &bd);
-            else
-                wt_batchnorm_relu6_backward_frozen(pool, d_in, d_gamma, d_beta, d_out6, nd->out, in->out, gamma,
-                                                   param_data(net, nd, WT_PARAM_MOVING_MEAN),
-                                                   param_data(net, nd, WT_PARAM_MOVING_VARIANCE), &bd);
-        } else if (nd->in_place)
+        if (nd->in_place)
             wt_batchnorm_backward_frozen_out(pool, d_in, d_gamma, d_beta, nd->d_out, nd->out, gamma,
                                              param_data(net, nd, WT_PARAM_BETA),
                                              param_data(net, nd, WT_PARAM_MOVING_VARIANCE), &bd);
@@ -1272,9 +1247,7 @@ wt_status wt_net_backward(wt_net* net) {
                 zero_floats(net->ctx->pool, src->d_out, (size_t)net->batch * node_elems(src));
         }
         wt_node* nd = &net->nodes[i];
-        /* a ReLU6 fused with the batch norm below runs in that one's backward */
-        const int fused = i - 1 > net->forward_from && nd[-1].fuse_relu6_bwd && !nd[-1].used_batch_stats;
-        if (nd->d_out && !fused) backward_node(net, nd, net->batch);
+        if (nd->d_out) backward_node(net, nd, net->batch);
     }
     net->grads_pending = 0;
     /* the output gradients are consumed: a second backward needs a new forward pass */

@@ -46,9 +46,6 @@ typedef struct wt_node {
     int keep_output;     /* wt_net_keep_output: the output stays readable under memory saving */
     int out_shared;      /* planned: the output buffer is shared (not readable after the pass) */
     int in_place;        /* planned: the layer overwrites its input's buffer (memory saving) */
-    int fuse_relu6_bwd;  /* planned (batch norm): the next node is a ReLU6, its only reader; when this
-                            layer ran on stored statistics, backward runs the two as one and the
-                            ReLU6's gradient buffer lives until then (memory saving only) */
     int grad_zero_at;    /* planned: -1 = output and gradient buffers are the node's own; otherwise
                             they are shared, and the gradient is zeroed when backward reaches this node */
 } wt_node;

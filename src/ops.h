@@ -133,24 +133,6 @@ void wt_batchnorm_relu6_forward_frozen_ref(float* out, float* out6, const float*
 void wt_batchnorm_relu6_forward_frozen(wt_pool* pool, float* out, float* out6, const float* in,
                                        const float* gamma, const float* beta, const float* mean,
                                        const float* var, const wt_bn_dims* d);
-/* Frozen batch norm's backward through the ReLU6 that reads it (its only reader), in one pass each
- * for d_in and the sums: d_out6 is the ReLU6's output gradient and mid the ReLU6's input (the batch
- * norm's output, or relu6 of it when both run in place); the batch norm's own output gradient is
- * never formed. The same bits as wt_relu6_backward into a zeroed buffer, then the batch norm's
- * backward (wt_batchnorm_backward_frozen; _out: from the layer's output, which is also mid). */
-void wt_batchnorm_relu6_backward_frozen_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out6,
-                                            const float* mid, const float* in, const float* gamma,
-                                            const float* mean, const float* var, const wt_bn_dims* d);
-void wt_batchnorm_relu6_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                        const float* d_out6, const float* mid, const float* in,
-                                        const float* gamma, const float* mean, const float* var,
-                                        const wt_bn_dims* d);
-void wt_batchnorm_relu6_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out6,
-                                                const float* out, const float* gamma, const float* beta,
-                                                const float* var, const wt_bn_dims* d);
-void wt_batchnorm_relu6_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                            const float* d_out6, const float* out, const float* gamma,
-                                            const float* beta, const float* var, const wt_bn_dims* d);
 /* Frozen backward from the layer's output (for in-place batch norm): see batchnorm_simd.c. */
 void wt_batchnorm_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out,
                                           const float* out, const float* gamma, const float* beta,

@@ -251,23 +251,14 @@ static void stats_range(void* ctx, size_t begin, size_t end) {
 typedef struct dsum_args {
     float *s1, *s2;
     const float *d_out, *in, *mean;
-    const float* mk; /* NULL, or a following ReLU6's input: d_out is then ReLU6's output gradient */
     int rows, c, c_lo;
 } dsum_args;
 
-/* ReLU6's backward into a zeroed gradient, 0 + dy * (0 < r < 6): the bits wt_relu6_backward leaves
- * there, so a fused pass sums exactly what batch norm's backward would read. */
-BN_INLINE v128_t masked_dy(v128_t dy, v128_t r) {
-    const v128_t mask = wasm_v128_and(wasm_f32x4_gt(r, splat(0.0f)), wasm_f32x4_lt(r, splat(6.0f)));
-    return wasm_f32x4_add(splat(0.0f), wasm_v128_and(dy, mask));
-}
-
-BN_INLINE void block_dsums(const float* dy, const float* x, const float* mk, size_t c, int r0, int r1, v128_t m,
-                           int k, int masked, v128_t* s1, v128_t* s2) {
+BN_INLINE void block_dsums(const float* dy, const float* x, size_t c, int r0, int r1, v128_t m, int k,
+                           v128_t* s1, v128_t* s2) {
     v128_t a1 = splat(0.0f), a2 = splat(0.0f);
     for (int r = r0; r < r1; r++) {
-        v128_t g = ld(dy + (size_t)r * c, k);
-        if (masked) g = masked_dy(g, ld(mk + (size_t)r * c, k));
+        const v128_t g = ld(dy + (size_t)r * c, k);
         a1 = vadd(a1, g);
         a2 = vadd(a2, vmul(g, vsub(ld(x + (size_t)r * c, k), m)));
     }
@@ -276,20 +267,13 @@ BN_INLINE void block_dsums(const float* dy, const float* x, const float* mk, siz
 }
 
 /* block_dsums for 4 full vectors at once (independent add chains, same per-channel arithmetic). */
-BN_INLINE void block_dsums4(const float* dy, const float* x, const float* mk, size_t c, int r0, int r1,
-                            const v128_t* m, int masked, v128_t* s1, v128_t* s2) {
+BN_INLINE void block_dsums4(const float* dy, const float* x, size_t c, int r0, int r1, const v128_t* m,
+                            v128_t* s1, v128_t* s2) {
     v128_t a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int r = r0; r < r1; r++) {
         const float *g = dy + (size_t)r * c, *p = x + (size_t)r * c;
-        v128_t g0 = wasm_v128_load(g), g1 = wasm_v128_load(g + 4), g2 = wasm_v128_load(g + 8),
-               g3 = wasm_v128_load(g + 12);
-        if (masked) {
-            const float* q = mk + (size_t)r * c;
-            g0 = masked_dy(g0, wasm_v128_load(q));
-            g1 = masked_dy(g1, wasm_v128_load(q + 4));
-            g2 = masked_dy(g2, wasm_v128_load(q + 8));
-            g3 = masked_dy(g3, wasm_v128_load(q + 12));
-        }
+        const v128_t g0 = wasm_v128_load(g), g1 = wasm_v128_load(g + 4), g2 = wasm_v128_load(g + 8),
+                     g3 = wasm_v128_load(g + 12);
         a0 = vadd(a0, g0);
         a1 = vadd(a1, g1);
         a2 = vadd(a2, g2);
@@ -305,11 +289,11 @@ BN_INLINE void block_dsums4(const float* dy, const float* x, const float* mk, si
 
 /* The sums of the super-block of rows [s0, s0 + BN_SUPER) for the window-relative channels
  * [w0, w0 + cw) (cw <= BN_TILE) into u1, u2: its blocks' sums added in row order. */
-BN_INLINE void dsum_super(const dsum_args* a, int w0, int cw, int s0, int masked, v128_t* u1, v128_t* u2) {
+static void dsum_super(const dsum_args* a, int w0, int cw, int s0, v128_t* u1, v128_t* u2) {
     const size_t c = (size_t)a->c;
     const int nv = (cw + 3) / 4, c0 = a->c_lo + w0;
     const int s1 = imin(s0 + BN_SUPER, a->rows);
-    const float *dy = a->d_out + c0, *x = a->in + c0, *mk = masked ? a->mk + c0 : NULL;
+    const float *dy = a->d_out + c0, *x = a->in + c0;
     v128_t m[BN_TILE / 4];
     for (int j = 0; j < nv; j++) {
         m[j] = ld(a->mean + c0 + 4 * j, imin(4, cw - 4 * j));
@@ -320,7 +304,7 @@ BN_INLINE void dsum_super(const dsum_args* a, int w0, int cw, int s0, int masked
         int j = 0;
         for (; j + 4 <= cw / 4; j += 4) {
             v128_t p1[4], p2[4];
-            block_dsums4(dy + 4 * j, x + 4 * j, masked ? mk + 4 * j : NULL, c, b0, b1, m + j, masked, p1, p2);
+            block_dsums4(dy + 4 * j, x + 4 * j, c, b0, b1, m + j, p1, p2);
             for (int u = 0; u < 4; u++) {
                 u1[j + u] = vadd(u1[j + u], p1[u]);
                 u2[j + u] = vadd(u2[j + u], p2[u]);
@@ -329,11 +313,10 @@ BN_INLINE void dsum_super(const dsum_args* a, int w0, int cw, int s0, int masked
         for (; j < nv; j++) {
             const int k = imin(4, cw - 4 * j);
             v128_t p1, p2;
-            const float* mj = masked ? mk + 4 * j : NULL;
             if (k == 4)
-                block_dsums(dy + 4 * j, x + 4 * j, mj, c, b0, b1, m[j], 4, masked, &p1, &p2);
+                block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], 4, &p1, &p2);
             else
-                block_dsums(dy + 4 * j, x + 4 * j, mj, c, b0, b1, m[j], k, masked, &p1, &p2);
+                block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], k, &p1, &p2);
             u1[j] = vadd(u1[j], p1);
             u2[j] = vadd(u2[j], p2);
         }
@@ -341,12 +324,12 @@ BN_INLINE void dsum_super(const dsum_args* a, int w0, int cw, int s0, int masked
 }
 
 /* A tile of channels over every row: the super-blocks' sums added in row order. */
-BN_INLINE void dsum_tile(const dsum_args* a, int w0, int cw, int masked) {
+static void dsum_tile(const dsum_args* a, int w0, int cw) {
     const int nv = (cw + 3) / 4;
     v128_t t1[BN_TILE / 4], t2[BN_TILE / 4], u1[BN_TILE / 4], u2[BN_TILE / 4];
     for (int j = 0; j < nv; j++) t1[j] = t2[j] = splat(0.0f);
     for (int s0 = 0; s0 < a->rows; s0 += BN_SUPER) {
-        dsum_super(a, w0, cw, s0, masked, u1, u2);
+        dsum_super(a, w0, cw, s0, u1, u2);
         for (int j = 0; j < nv; j++) {
             t1[j] = vadd(t1[j], u1[j]);
             t2[j] = vadd(t2[j], u2[j]);
@@ -361,13 +344,8 @@ BN_INLINE void dsum_tile(const dsum_args* a, int w0, int cw, int masked) {
 
 static void dsum_range(void* ctx, size_t begin, size_t end) {
     const dsum_args* a = (const dsum_args*)ctx;
-    for (size_t w0 = begin; w0 < end; w0 += BN_TILE) {
-        const int cw = (int)(end - w0 < BN_TILE ? end - w0 : BN_TILE);
-        if (a->mk)
-            dsum_tile(a, (int)w0, cw, 1);
-        else
-            dsum_tile(a, (int)w0, cw, 0);
-    }
+    for (size_t w0 = begin; w0 < end; w0 += BN_TILE)
+        dsum_tile(a, (int)w0, (int)(end - w0 < BN_TILE ? end - w0 : BN_TILE));
 }
 
 /* Split over rows instead, for few channels over many rows (the 112x112 and 56x56 layers of small
@@ -386,10 +364,7 @@ static void dsum_rows_range(void* ctx, size_t begin, size_t end) {
     for (size_t i = begin; i < end; i++) {
         const int sb = (int)(i / (size_t)r->n_tiles), w0 = (int)(i % (size_t)r->n_tiles) * BN_TILE;
         const int cw = imin(BN_TILE, r->cn - w0);
-        if (r->a->mk)
-            dsum_super(r->a, w0, cw, sb * BN_SUPER, 1, u1, u2);
-        else
-            dsum_super(r->a, w0, cw, sb * BN_SUPER, 0, u1, u2);
+        dsum_super(r->a, w0, cw, sb * BN_SUPER, u1, u2);
         for (int j = 0; j < (cw + 3) / 4; j++) {
             const int k = imin(4, cw - 4 * j);
             st(r->part1 + (size_t)sb * r->cn + w0 + 4 * j, u1[j], k);
@@ -400,8 +375,8 @@ static void dsum_rows_range(void* ctx, size_t begin, size_t end) {
 
 /* s1, s2 of the window [c_lo, c_lo + cn) into s1[0..cn), s2[0..cn). */
 static void gradient_sums(wt_pool* pool, float* s1, float* s2, const float* d_out, const float* in,
-                          const float* mean, const float* mk, int rows, int c, int c_lo, int cn) {
-    dsum_args a = {s1, s2, d_out, in, mean, mk, rows, c, c_lo};
+                          const float* mean, int rows, int c, int c_lo, int cn) {
+    dsum_args a = {s1, s2, d_out, in, mean, rows, c, c_lo};
     const int n_super = (rows + BN_SUPER - 1) / BN_SUPER;
     const int units = (cn + BN_CH_GRAIN - 1) / BN_CH_GRAIN;
     if (wt_pool_threads(pool) > 1 && units < 4 && n_super >= 2 && (size_t)n_super * cn <= BN_PART_FLOATS &&
@@ -429,17 +404,15 @@ static void gradient_sums(wt_pool* pool, float* s1, float* s2, const float* d_ou
  *   FORWARD:     y = (x - mean) * scale + beta                      (y = out)
  *   FORWARD_RELU6: the same, and y6 = relu6(y) (y stored only if non-NULL)
  *   D_FROZEN:    y += dy * scale                                    (y = d_in)
- *   D_FROZEN_RELU6: the same with dy masked by a following ReLU6 (masked_dy(dy, mk))
  *   D_TRAIN:     y += (dy * scale - p * (x - mean)) - q             (y = d_in)
  * scale = gamma * invstd, with invstd = 1/sqrt(var + eps) when var is given, else from invstd[].
  * p and q are window-relative.
  * ------------------------------------------------------------------------------------------- */
-enum { FORWARD, FORWARD_RELU6, D_FROZEN, D_FROZEN_RELU6, D_TRAIN };
+enum { FORWARD, FORWARD_RELU6, D_FROZEN, D_TRAIN };
 
 typedef struct apply_args {
     float* y;
     float* y6; /* FORWARD_RELU6: relu6(y); y may then be NULL (not stored) */
-    const float* mk; /* D_FROZEN_RELU6: the ReLU6's input; dy is the ReLU6's output gradient */
     const float *x, *dy;
     const float *mean, *var, *invstd, *gamma, *beta;
     const float *p, *q;
@@ -471,10 +444,6 @@ BN_INLINE void d_frozen_vec(float* y, const float* dy, const float* scale, int k
     st(y, vadd(ld(y, k), vmul(ld(dy, k), ld(scale, k))), k);
 }
 
-BN_INLINE void d_frozen_relu6_vec(float* y, const float* dy, const float* mk, const float* scale, int k) {
-    st(y, vadd(ld(y, k), vmul(masked_dy(ld(dy, k), ld(mk, k)), ld(scale, k))), k);
-}
-
 BN_INLINE void d_train_vec(float* y, const float* dy, const float* x, const float* mean, const float* scale,
                            const float* p, const float* q, int k) {
     const v128_t t = vsub(vmul(ld(dy, k), ld(scale, k)), vmul(ld(p, k), vsub(ld(x, k), ld(mean, k))));
@@ -494,7 +463,6 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
     /* locals, so the compiler need not reload them after every store through y */
     float* const y = a->y;
     float* const y6 = a->y6;
-    const float* const mk = a->mk;
     const float *const x = a->x, *const dy = a->dy, *const mean = a->mean, *const beta = a->beta;
     const size_t c = (size_t)a->c;
     const int c_lo = a->c_lo, c_hi = a->c_hi;
@@ -512,10 +480,6 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
 #undef CALL
         } else if (mode == FORWARD_RELU6) {
 #define CALL(k) forward_relu6_vec(y ? y + o + i : NULL, y6 + o + i, x + o + i, mean + c0 + i, scale + i, beta + c0 + i, k)
-            APPLY_ROWS(CALL)
-#undef CALL
-        } else if (mode == D_FROZEN_RELU6) {
-#define CALL(k) d_frozen_relu6_vec(y + o + i, dy + o + i, mk + o + i, scale + i, k)
             APPLY_ROWS(CALL)
 #undef CALL
         } else if (mode == D_FROZEN) {
@@ -537,9 +501,6 @@ static void forward_range(void* ctx, size_t r0, size_t r1) {
 static void forward_relu6_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, FORWARD_RELU6, r0, r1);
 }
-static void d_frozen_relu6_range(void* ctx, size_t r0, size_t r1) {
-    apply_range((const apply_args*)ctx, D_FROZEN_RELU6, r0, r1);
-}
 static void d_frozen_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, D_FROZEN, r0, r1);
 }
@@ -555,7 +516,7 @@ void wt_batchnorm_forward_frozen(wt_pool* pool, float* out, const float* in, con
                                  const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
-    apply_args a = {out, NULL, NULL, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
 }
 
@@ -564,7 +525,7 @@ void wt_batchnorm_relu6_forward_frozen(wt_pool* pool, float* out, float* out6, c
                                        const float* var, const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
-    apply_args a = {out == out6 ? NULL : out, out6, NULL, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out == out6 ? NULL : out, out6, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_relu6_range, &a);
 }
 
@@ -575,25 +536,24 @@ void wt_batchnorm_forward_train(wt_pool* pool, float* out, float* save_mean, flo
     if (rows <= 0 || c <= 0) return;
     stats_args s = {save_mean, save_invstd, running_mean, running_var, in, momentum, d->eps, rows, c};
     wt_parallel_for(pool, (size_t)c, channel_grain(rows, c), stats_range, &s);
-    apply_args a = {out, NULL, NULL, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
 }
 
-/* Frozen backward; with mk, through the ReLU6 that follows (d_out is then the ReLU6's gradient). */
-static void backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta, const float* d_out,
-                            const float* mk, const float* in, const float* gamma, const float* mean,
-                            const float* var, const wt_bn_dims* d) {
+void wt_batchnorm_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
+                                  const float* d_out, const float* in, const float* gamma, const float* mean,
+                                  const float* var, const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, mk, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
-        wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), mk ? d_frozen_relu6_range : d_frozen_range, &a);
+        apply_args a = {d_in, NULL, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;
     float s1[BN_GROUP], s2[BN_GROUP];
     for (int g0 = 0; g0 < c; g0 += BN_GROUP) {
         const int gn = imin(BN_GROUP, c - g0);
-        gradient_sums(pool, s1, s2, d_out, in, mean, mk, rows, c, g0, gn);
+        gradient_sums(pool, s1, s2, d_out, in, mean, rows, c, g0, gn);
         for (int i = 0; i < gn; i++) {
             const int ch = g0 + i;
             const float invstd = 1.0f / sqrtf(var[ch] + d->eps);
@@ -601,19 +561,6 @@ static void backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d
             if (d_beta) d_beta[ch] += s1[i];
         }
     }
-}
-
-void wt_batchnorm_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                  const float* d_out, const float* in, const float* gamma, const float* mean,
-                                  const float* var, const wt_bn_dims* d) {
-    backward_frozen(pool, d_in, d_gamma, d_beta, d_out, NULL, in, gamma, mean, var, d);
-}
-
-void wt_batchnorm_relu6_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                        const float* d_out6, const float* mid, const float* in,
-                                        const float* gamma, const float* mean, const float* var,
-                                        const wt_bn_dims* d) {
-    backward_frozen(pool, d_in, d_gamma, d_beta, d_out6, mid, in, gamma, mean, var, d);
 }
 
 void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
@@ -624,7 +571,7 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
     float s1[BN_GROUP], s2[BN_GROUP];
     for (int g0 = 0; g0 < c; g0 += BN_GROUP) {
         const int gn = imin(BN_GROUP, c - g0);
-        gradient_sums(pool, s1, s2, d_out, in, save_mean, NULL, rows, c, g0, gn);
+        gradient_sums(pool, s1, s2, d_out, in, save_mean, rows, c, g0, gn);
         /* sum d_out * xhat = invstd * s2. d_in += a*dy - p*(x - mean) - q with a = gamma * invstd,
          * p = a * invstd * sum(dy * xhat) / rows, q = a * sum(dy) / rows; p, q replace s2, s1. */
         for (int i = 0; i < gn; i++) {
@@ -638,7 +585,7 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
             s1[i] = (float)(a * sum_dy / rows);
         }
         if (d_in) {
-            apply_args a = {d_in, NULL, NULL, in, d_out, save_mean, NULL, save_invstd, gamma,
+            apply_args a = {d_in, NULL, in, d_out, save_mean, NULL, save_invstd, gamma,
                             NULL, s2, s1,    d->eps,    c,    g0,          g0 + gn};
             wt_parallel_for(pool, (size_t)rows, row_grain(rows, gn), d_train_range, &a);
         }
@@ -649,38 +596,24 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
  * its input, so the layer can run in place over its input (net.c's memory saving): sum dy*xhat =
  * sum dy*(y - beta) / gamma. Positions a following ReLU clipped may hold the clipped value: their
  * dy is 0. gamma must be non-zero. */
-static void backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta, const float* d_out,
-                                const float* mk, const float* out, const float* gamma, const float* beta,
-                                const float* var, const wt_bn_dims* d) {
+void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
+                                      const float* d_out, const float* out, const float* gamma,
+                                      const float* beta, const float* var, const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, mk, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
-        wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), mk ? d_frozen_relu6_range : d_frozen_range, &a);
+        apply_args a = {d_in, NULL, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;
     float s1[BN_GROUP], s2[BN_GROUP];
     for (int g0 = 0; g0 < c; g0 += BN_GROUP) {
         const int gn = imin(BN_GROUP, c - g0);
-        gradient_sums(pool, s1, s2, d_out, out, beta, mk, rows, c, g0, gn);
+        gradient_sums(pool, s1, s2, d_out, out, beta, rows, c, g0, gn);
         for (int i = 0; i < gn; i++) {
             const int ch = g0 + i;
             if (d_gamma) d_gamma[ch] += gamma[ch] != 0.0f ? s2[i] / gamma[ch] : 0.0f;
             if (d_beta) d_beta[ch] += s1[i];
         }
     }
-}
-
-void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                      const float* d_out, const float* out, const float* gamma,
-                                      const float* beta, const float* var, const wt_bn_dims* d) {
-    backward_frozen_out(pool, d_in, d_gamma, d_beta, d_out, NULL, out, gamma, beta, var, d);
-}
-
-/* In place: out holds relu6(y) (or y), which is also the ReLU6's input for the mask (0 < y < 6 iff
- * 0 < relu6(y) < 6); where the ReLU6 clipped, the masked gradient is 0. */
-void wt_batchnorm_relu6_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma, float* d_beta,
-                                            const float* d_out6, const float* out, const float* gamma,
-                                            const float* beta, const float* var, const wt_bn_dims* d) {
-    backward_frozen_out(pool, d_in, d_gamma, d_beta, d_out6, out, out, gamma, beta, var, d);
 }

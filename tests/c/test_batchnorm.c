@@ -8,8 +8,7 @@
  * - batch statistics stay accurate when the mean dwarfs the spread;
  * - central finite differences for every gradient: train (d_in, d_gamma, d_beta through the batch
  *   statistics) and frozen, reference and fast;
- * - batch norm + ReLU6 fused, forward and backward: the bits of the two kernels one after the other,
- *   in place or not. */
+ * - batch norm + ReLU6 fused: the bits of the two kernels one after the other, in place or not. */
 #include "ops.h"
 #include "wt_test.h"
 
@@ -518,50 +517,12 @@ static void test_fused_relu6(void) {
             CHECK(wt_bit_equal(buf2, bn, n) && wt_bit_equal(out6, want, n), "rows=%d c=%d threads=%d: bn in place",
                   k.rows, k.c, pool_threads[p]);
             free(out), free(out6), free(only), free(buf), free(buf2);
-            /* backward through ReLU6 then batch norm: from the input (mid = bn) and from the output
-             * (in place: out = mid = relu6(bn)); fused == ReLU6's backward into zeros + batch norm's */
-            for (int from_out = 0; from_out < 2; from_out++) {
-                const float* mid = from_out ? want : bn;
-                float* g = wt_test_alloc(n);
-                for (size_t i = 0; i < n; i++) g[i] = 0.0f;
-                wt_relu6_backward(pools[p], g, k.d_out, mid, n);
-                float *di = copy_of(k.d_in0, n), *dg = copy_of(k.d_gamma0, (size_t)k.c), *db = copy_of(k.d_beta0, (size_t)k.c);
-                float *fi = copy_of(k.d_in0, n), *fg = copy_of(k.d_gamma0, (size_t)k.c), *fb = copy_of(k.d_beta0, (size_t)k.c);
-                float *ri = copy_of(k.d_in0, n), *rg = copy_of(k.d_gamma0, (size_t)k.c), *rb = copy_of(k.d_beta0, (size_t)k.c);
-                if (from_out) {
-                    wt_batchnorm_backward_frozen_out(pools[p], di, dg, db, g, want, k.gamma, k.beta, k.var, &k.d);
-                    wt_batchnorm_relu6_backward_frozen_out(pools[p], fi, fg, fb, k.d_out, want, k.gamma, k.beta, k.var, &k.d);
-                    wt_batchnorm_relu6_backward_frozen_out_ref(ri, rg, rb, k.d_out, want_ref, k.gamma, k.beta, k.var, &k.d);
-                } else {
-                    wt_batchnorm_backward_frozen(pools[p], di, dg, db, g, k.in, k.gamma, k.mean, k.var, &k.d);
-                    wt_batchnorm_relu6_backward_frozen(pools[p], fi, fg, fb, k.d_out, bn, k.in, k.gamma, k.mean, k.var, &k.d);
-                    wt_batchnorm_relu6_backward_frozen_ref(ri, rg, rb, k.d_out, bn_ref, k.in, k.gamma, k.mean, k.var, &k.d);
-                }
-                CHECK(wt_bit_equal(fi, di, n) && wt_bit_equal(fg, dg, (size_t)k.c) && wt_bit_equal(fb, db, (size_t)k.c),
-                      "rows=%d c=%d threads=%d from_out=%d: fused backward != relu6 then batch norm", k.rows, k.c,
-                      pool_threads[p], from_out);
-                const double floor_ = sqrt((double)k.rows);
-                const double eb = wt_max_rel_err(fi, ri, n, 1.0), eg = wt_max_rel_err(fg, rg, (size_t)k.c, floor_),
-                             ebb = wt_max_rel_err(fb, rb, (size_t)k.c, floor_);
-                if (eb > worst) worst = eb;
-                CHECK(eb <= 2e-6 && eg <= 2e-5 && ebb <= 2e-5,
-                      "rows=%d c=%d threads=%d from_out=%d: fused backward vs ref %g %g %g", k.rows, k.c,
-                      pool_threads[p], from_out, eb, eg, ebb);
-                /* NULL gradients are skipped */
-                float* fi2 = copy_of(k.d_in0, n);
-                if (from_out)
-                    wt_batchnorm_relu6_backward_frozen_out(pools[p], fi2, NULL, NULL, k.d_out, want, k.gamma, k.beta, k.var, &k.d);
-                else
-                    wt_batchnorm_relu6_backward_frozen(pools[p], fi2, NULL, NULL, k.d_out, bn, k.in, k.gamma, k.mean, k.var, &k.d);
-                CHECK(wt_bit_equal(fi2, di, n), "rows=%d c=%d: fused backward, d_in only", k.rows, k.c);
-                free(g), free(di), free(dg), free(db), free(fi), free(fg), free(fb), free(ri), free(rg), free(rb), free(fi2);
-            }
         }
         CHECK(k.rows * k.c < 1000 || clipped > 0, "rows=%d c=%d: no output reached 6", k.rows, k.c);
         free(bn), free(want), free(bn_ref), free(want_ref), free(f_ref), free(f6_ref);
         case_free(&k);
     }
-    printf("  batch norm + relu6 fused: worst fast vs ref %.3g (outputs, d_in)\n", worst);
+    printf("  batch norm + relu6 fused: worst fast vs ref %.3g\n", worst);
 }
 
 int main(void) {
