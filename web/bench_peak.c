@@ -55,8 +55,13 @@ enum {
     OP_DW_FWD = 3, OP_DW_BWD = 4, OP_DW_BWD_WEIGHT = 5,
     OP_CONV_FWD = 6, OP_CONV_BWD = 7, OP_CONV_BWD_WEIGHT = 8,
     OP_BN_FROZEN_FWD = 9, OP_BN_FROZEN_BWD = 10, OP_BN_TRAIN_FWD = 11, OP_BN_TRAIN_BWD = 12,
-    OP_RELU6_FWD = 13, OP_RELU6_BWD = 14, OP_ADD = 15, OP_AXPY = 16, OP_MEMSET = 17
+    OP_RELU6_FWD = 13, OP_RELU6_BWD = 14, OP_ADD = 15, OP_AXPY = 16, OP_MEMSET = 17,
+    OP_BN_RELU6_FWD = 18, OP_ZERO = 19 /* fused frozen BN + ReLU6 forward; zeroing split over the pool */
 };
+
+static void zero_range(void* ctx, size_t begin, size_t end) {
+    memset((float*)ctx + begin, 0, (end - begin) * sizeof(float));
+}
 
 typedef struct kbufs {
     float *x, *y, *dx, *dy, *w, *dw, *g, *b, *m, *v, *sm, *sv, *ws;
@@ -92,6 +97,8 @@ static void run_op(int op, wt_pool* p, kbufs* k) {
     case OP_ADD: wt_add_forward(p, k->y, k->x, k->dx, k->n_out); break;
     case OP_AXPY: wt_axpy(p, k->dx, 1.0f, k->dy, k->n_out); break;
     case OP_MEMSET: memset(k->dy, 0, k->n_out * sizeof(float)); break;
+    case OP_BN_RELU6_FWD: wt_batchnorm_relu6_forward_frozen(p, k->y, k->y, k->x, k->g, k->b, k->m, k->v, &k->bd); break;
+    case OP_ZERO: wt_parallel_for(p, k->n_out, 16384, zero_range, k->dy); break; /* as net.c zeroes */
     }
 }
 
@@ -109,7 +116,7 @@ static float* fill_new(size_t n, uint32_t seed, float lo, float hi) {
 EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in_h, int in_w, int in_c, int out_h,
                                               int out_w, int out_c, int k, int stride, int pad_top, int pad_left,
                                               double seconds) {
-    if (op < 0 || op > OP_MEMSET || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
+    if (op < 0 || op > OP_ZERO || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
         return -1.0;
     wt_pool* pool = pool_for(threads);
     kbufs b;
