@@ -7,6 +7,7 @@
  * gradients; gradients exist only for nodes at or above the lowest trainable layer. */
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,7 @@ static void free_plan(wt_net* net) {
     net->planned = 0;
     net->batch = 0;
     net->grads_pending = 0;
+    net->grads_dirty = 0; /* planning zeroes the arenas */
     net->forward_from = 0;
 }
 
@@ -865,6 +867,53 @@ wt_status wt_net_set_bn_mode(wt_net* net, int node, wt_bn_mode mode) {
 /* Forward                                                                                      */
 /* ------------------------------------------------------------------------------------------- */
 
+/* Zeroes n floats, split over the pool (a training step clears tens of MB of gradients). */
+static void zero_range(void* ctx, size_t begin, size_t end) {
+    memset((float*)ctx + begin, 0, (end - begin) * sizeof(float));
+}
+static void zero_floats(wt_pool* pool, float* p, size_t n) {
+    wt_parallel_for(pool, n, 16384, zero_range, p);
+}
+
+/* The input of a pass: checked for NaN and infinity, then copied, both split over the pool
+ * (batch 16 at 224x224 is 9.6 MB). Returns 0 and copies nothing if a value is not finite. */
+typedef struct copy_args {
+    float* dst;
+    const float* src;
+    atomic_int bad;
+} copy_args;
+static void check_range(void* ctx, size_t begin, size_t end) {
+    copy_args* a = (copy_args*)ctx;
+    if (!wt_all_finite(a->src + begin, end - begin)) atomic_store(&a->bad, 1);
+}
+static void copy_range(void* ctx, size_t begin, size_t end) {
+    copy_args* a = (copy_args*)ctx;
+    memcpy(a->dst + begin, a->src + begin, (end - begin) * sizeof(float));
+}
+static int check_and_copy(wt_pool* pool, float* dst, const float* src, size_t n) {
+    copy_args a = {dst, src, 0};
+    atomic_init(&a.bad, 0);
+    wt_parallel_for(pool, n, 16384, check_range, &a);
+    if (atomic_load(&a.bad)) return 0;
+    wt_parallel_for(pool, n, 16384, copy_range, &a);
+    return 1;
+}
+
+/* Zeroes the output gradients a pass starts from (the ones not shared: shared ones are zeroed when
+ * backward reaches their last reader), unless they are zero already: they are after planning and
+ * after every backward, and only a loss or wt_net_add_output_grad since then writes to them.
+ * Whole buffers, for the planned maximum batch: the plan may place a shared gradient, which backward
+ * fills after a buffer's own use, in the same memory (rows past a smaller batch included). */
+static void clear_output_grads(wt_net* net) {
+    if (!net->grads_dirty) return;
+    for (int i = 1; i < net->n_nodes; i++) {
+        wt_node* nd = &net->nodes[i];
+        if (nd->d_out && nd->grad_zero_at < 0)
+            zero_floats(net->ctx->pool, nd->d_out, (size_t)net->max_batch * node_elems(nd));
+    }
+    net->grads_dirty = 0;
+}
+
 /* WT_LAYER_L2_NORMALIZE over rows of c channels: y = x / r with r = sqrt(|x|^2 / c + 1e-12) (unit RMS).
  * Backward: dx = (dy - y (y . dy) / c) / r. Serial: it runs on embeddings (a few thousand floats). */
 static void l2_normalize_forward(float* y, const float* x, int rows, int c) {
@@ -926,7 +975,9 @@ static void concat_backward(float* dx1, float* dx2, const float* dy, int rows, i
     }
 }
 
-static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
+/* Runs node nd's forward pass, and the next node's too when it fuses with it (a ReLU6 reading a
+ * batch norm on stored statistics, up to node `last`). Returns how many nodes it ran. */
+static int forward_node(wt_net* net, wt_node* nd, int batch, int training, int last) {
     wt_pool* pool = net->ctx->pool;
     const wt_node* in = &net->nodes[nd->desc.input];
     size_t n_out = (size_t)batch * node_elems(nd);
@@ -981,6 +1032,15 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
                                        gamma, beta, nd->desc.bn_momentum, &bd);
             nd->used_batch_stats = 1;
         } else {
+            const int i = (int)(nd - net->nodes);
+            wt_node* next = i < last ? nd + 1 : NULL;
+            if (next && next->desc.type == WT_LAYER_RELU6 && next->desc.input == i) {
+                /* one pass over memory instead of two; in place the shared buffer gets relu6(bn) */
+                next->used_batch_stats = 0;
+                next->used_dropout = 0;
+                wt_batchnorm_relu6_forward_frozen(pool, nd->out, next->out, in->out, gamma, beta, mean, var, &bd);
+                return 2;
+            }
             wt_batchnorm_forward_frozen(pool, nd->out, in->out, gamma, beta, mean, var, &bd);
         }
         break;
@@ -1011,6 +1071,7 @@ static void forward_node(wt_net* net, wt_node* nd, int batch, int training) {
                        net->nodes[nd->desc.input2].c);
         break;
     }
+    return 1;
 }
 
 /* The last node a pass computes: every node, or up to an AdaBN stop (net.h). */
@@ -1029,16 +1090,12 @@ wt_status wt_net_forward(wt_net* net, const float* input, int batch, int trainin
         return wt_fail(WT_ERR_SHAPE, "wt_net_forward: batch %d is not in 1..%d (the planned maximum)", batch,
                        net->max_batch);
     size_t n_in = (size_t)batch * node_elems(&net->nodes[0]);
-    if (!wt_all_finite(input, n_in))
+    if (!check_and_copy(net->ctx->pool, net->nodes[0].out, input, n_in))
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_forward: the input contains NaN or infinity");
-    memcpy(net->nodes[0].out, input, n_in * sizeof(float));
     int last = forward_last(net);
-    for (int i = 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
+    for (int i = 1; i <= last;) i += forward_node(net, &net->nodes[i], batch, training != 0, last);
     /* fresh output gradients for this pass (shared ones are zeroed during backward) */
-    for (int i = 1; i < net->n_nodes; i++) {
-        wt_node* nd = &net->nodes[i];
-        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
-    }
+    clear_output_grads(net);
     net->batch = batch;
     net->forward_training = training != 0;
     net->grads_pending = 0;
@@ -1062,14 +1119,11 @@ wt_status wt_net_forward_from(wt_net* net, int node, const float* values, int ba
                            net->nodes[node].name);
     }
     size_t n = (size_t)batch * node_elems(&net->nodes[node]);
-    if (!wt_all_finite(values, n)) return wt_fail(WT_ERR_NOT_FINITE, "%s: the values contain NaN or infinity", fn);
-    memcpy(net->nodes[node].out, values, n * sizeof(float));
+    if (!check_and_copy(net->ctx->pool, net->nodes[node].out, values, n))
+        return wt_fail(WT_ERR_NOT_FINITE, "%s: the values contain NaN or infinity", fn);
     int last = forward_last(net);
-    for (int i = node + 1; i <= last; i++) forward_node(net, &net->nodes[i], batch, training != 0);
-    for (int i = 1; i < net->n_nodes; i++) {
-        wt_node* nd = &net->nodes[i];
-        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)batch * node_elems(nd) * sizeof(float));
-    }
+    for (int i = node + 1; i <= last;) i += forward_node(net, &net->nodes[i], batch, training != 0, last);
+    clear_output_grads(net);
     net->batch = batch;
     net->forward_training = training != 0;
     net->grads_pending = 0;
@@ -1145,6 +1199,7 @@ wt_status wt_net_softmax_xent(wt_net* net, int logits, const int* labels, float 
     if (!isfinite(value))
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_softmax_xent: the loss is %g (diverged? try a lower learning rate)",
                        value);
+    net->grads_dirty = 1;
     wt_softmax_xent_ref(NULL, nd->d_out, nd->out, labels, net->batch, k, label_smoothing, class_weights);
     net->grads_pending = 1;
     *loss = value;
@@ -1162,6 +1217,7 @@ wt_status wt_net_add_output_grad(wt_net* net, int node, const float* grad, size_
                        nd->name, n, net->batch, count);
     if (!wt_all_finite(grad, n))
         return wt_fail(WT_ERR_NOT_FINITE, "wt_net_add_output_grad: the gradient contains NaN or infinity");
+    net->grads_dirty = 1;
     wt_axpy(net->ctx->pool, nd->d_out, 1.0f, grad, n);
     net->grads_pending = 1;
     return WT_OK;
@@ -1268,17 +1324,15 @@ wt_status wt_net_backward(wt_net* net) {
         for (int k = 0; k < i; k++) {
             wt_node* src = &net->nodes[k];
             if (src->d_out && src->grad_zero_at == i)
-                memset(src->d_out, 0, (size_t)net->batch * node_elems(src) * sizeof(float));
+                zero_floats(net->ctx->pool, src->d_out, (size_t)net->batch * node_elems(src));
         }
         wt_node* nd = &net->nodes[i];
         if (nd->d_out) backward_node(net, nd, net->batch);
     }
     net->grads_pending = 0;
     /* the output gradients are consumed: a second backward needs a new forward pass */
-    for (int i = 1; i < net->n_nodes; i++) {
-        wt_node* nd = &net->nodes[i];
-        if (nd->d_out && nd->grad_zero_at < 0) memset(nd->d_out, 0, (size_t)net->batch * node_elems(nd) * sizeof(float));
-    }
+    net->grads_dirty = 1;
+    clear_output_grads(net);
     return WT_OK;
 }
 

@@ -70,6 +70,7 @@ struct wt_net {
     int batch;           /* batch of the last forward pass, 0 if none */
     int forward_training;
     int grads_pending;   /* output gradients were set since the last forward */
+    int grads_dirty;     /* unshared output gradients may be non-zero (see clear_output_grads) */
     int forward_from;    /* node the last pass started after (0: the input) */
     int save_memory;     /* wt_net_set_memory_saving */
     /* AdaBN, set by the trainer: > 0 makes forward passes stop at batch norm node adabn_node, which

@@ -124,6 +124,15 @@ void wt_batchnorm_backward_train_ref(float* d_in, float* d_gamma, float* d_beta,
 void wt_batchnorm_forward_frozen(wt_pool* pool, float* out, const float* in, const float* gamma,
                                  const float* beta, const float* mean, const float* var,
                                  const wt_bn_dims* d);
+/* Frozen batch norm and the ReLU6 that follows it, in one pass: out6 = relu6(bn(in)), and out = bn(in)
+ * unless out is NULL or out6. The same bits as wt_batchnorm_forward_frozen then wt_relu6_forward.
+ * in may be out or out6 (in place). */
+void wt_batchnorm_relu6_forward_frozen_ref(float* out, float* out6, const float* in, const float* gamma,
+                                           const float* beta, const float* mean, const float* var,
+                                           const wt_bn_dims* d);
+void wt_batchnorm_relu6_forward_frozen(wt_pool* pool, float* out, float* out6, const float* in,
+                                       const float* gamma, const float* beta, const float* mean,
+                                       const float* var, const wt_bn_dims* d);
 /* Frozen backward from the layer's output (for in-place batch norm): see batchnorm_simd.c. */
 void wt_batchnorm_backward_frozen_out_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out,
                                           const float* out, const float* gamma, const float* beta,

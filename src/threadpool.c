@@ -5,30 +5,13 @@
 #include "threadpool.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #ifndef WT_NO_THREADS
 #include <pthread.h>
 #include <stdatomic.h>
 #endif
-
-#ifdef WT_NO_THREADS
-
-struct wt_pool { int n; };
-
-wt_pool* wt_pool_create(int n_threads) {
-    (void)n_threads;
-    wt_pool* pool = (wt_pool*)calloc(1, sizeof *pool);
-    if (pool) pool->n = 1;
-    return pool;
-}
-void wt_pool_destroy(wt_pool* pool) { free(pool); }
-int wt_pool_threads(const wt_pool* pool) { (void)pool; return 1; }
-void wt_parallel_for(wt_pool* pool, size_t range, size_t grain, wt_range_fn fn, void* ctx) {
-    (void)pool; (void)grain;
-    if (range) fn(ctx, 0, range);
-}
-
-#else
 
 /* Chunk t of n over [0, range): contiguous, in whole multiples of grain, sizes differing by at most
  * one grain. Depends only on (range, grain, t, n). */
@@ -43,6 +26,74 @@ static void chunk_bounds(size_t range, size_t grain, int t, int n, size_t* begin
     *begin = b < range ? b : range;
     *end = e < range ? e : range;
 }
+
+/* The scaling model (threadpool.h). Benchmarks only; one model at a time, from one thread. */
+static struct {
+    int n;
+    wt_pool_model_stats s;
+} model;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void wt_pool_model_begin(int n_threads) {
+    memset(&model, 0, sizeof model);
+    model.n = n_threads > 1 ? n_threads : 0;
+}
+
+void wt_pool_model_end(wt_pool_model_stats* stats) {
+    if (stats) *stats = model.s;
+    model.n = 0;
+}
+
+/* A serial loop, run as the model's chunks when a model is on. */
+static void run_serial(size_t range, size_t grain, wt_range_fn fn, void* ctx) {
+    if (!model.n) {
+        fn(ctx, 0, range);
+        return;
+    }
+    if (range <= (grain ? grain : 1)) {
+        double t = now_seconds();
+        fn(ctx, 0, range);
+        model.s.serial_loop_seconds += now_seconds() - t;
+        model.s.serial_loops++;
+        return;
+    }
+    double longest = 0.0;
+    for (int k = 0; k < model.n; k++) {
+        size_t b, e;
+        chunk_bounds(range, grain, k, model.n, &b, &e);
+        double t = now_seconds();
+        if (b < e) fn(ctx, b, e);
+        t = now_seconds() - t;
+        model.s.loop_seconds += t;
+        if (t > longest) longest = t;
+    }
+    model.s.critical_seconds += longest;
+    model.s.loops++;
+}
+
+#ifdef WT_NO_THREADS
+
+struct wt_pool { int n; };
+
+wt_pool* wt_pool_create(int n_threads) {
+    (void)n_threads;
+    wt_pool* pool = (wt_pool*)calloc(1, sizeof *pool);
+    if (pool) pool->n = 1;
+    return pool;
+}
+void wt_pool_destroy(wt_pool* pool) { free(pool); }
+int wt_pool_threads(const wt_pool* pool) { (void)pool; return model.n ? model.n : 1; }
+void wt_parallel_for(wt_pool* pool, size_t range, size_t grain, wt_range_fn fn, void* ctx) {
+    (void)pool;
+    if (range) run_serial(range, grain, fn, ctx);
+}
+
+#else
 
 enum { SPIN_ITERATIONS = 20000 };
 
@@ -138,11 +189,19 @@ void wt_pool_destroy(wt_pool* pool) {
     free(pool);
 }
 
-int wt_pool_threads(const wt_pool* pool) { return pool ? pool->n : 1; }
+/* Under a scaling model a serial pool reports the modelled count, so kernels plan as they would. */
+int wt_pool_threads(const wt_pool* pool) {
+    int n = pool ? pool->n : 1;
+    return n == 1 && model.n ? model.n : n;
+}
 
 void wt_parallel_for(wt_pool* pool, size_t range, size_t grain, wt_range_fn fn, void* ctx) {
     if (range == 0) return;
-    if (!pool || pool->n == 1 || range <= (grain ? grain : 1)) {
+    if (!pool || pool->n == 1) {
+        run_serial(range, grain, fn, ctx);
+        return;
+    }
+    if (range <= (grain ? grain : 1)) {
         fn(ctx, 0, range);
         return;
     }

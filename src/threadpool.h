@@ -23,4 +23,19 @@ int wt_pool_threads(const wt_pool* pool); /* 1 for NULL */
  * depend on the number of threads. Not reentrant: fn must not call wt_parallel_for. */
 void wt_parallel_for(wt_pool* pool, size_t range, size_t grain, wt_range_fn fn, void* ctx);
 
+/* Scaling model, for benchmarks (tests/bench/scaling.mjs): between begin(n) and end, every
+ * parallel loop that a serial pool (1 thread or NULL) runs is run as the n chunks an n-thread pool
+ * would hand out, one after the other, each timed. Then a step timed on 1 thread, T1, would take
+ * about T1 - loop_seconds + critical_seconds on n free cores (ignoring fork/join costs and memory
+ * bandwidth), and T1 - loop_seconds - serial_loop_seconds of T1 is code outside any loop. Not
+ * thread-safe: one model at a time, from the thread that runs the loops. */
+typedef struct wt_pool_model_stats {
+    double loop_seconds;        /* loops that split: all chunks */
+    double critical_seconds;    /* loops that split: the longest chunk of each */
+    double serial_loop_seconds; /* loops too small to split (range <= grain) */
+    long loops, serial_loops;
+} wt_pool_model_stats;
+void wt_pool_model_begin(int n_threads);
+void wt_pool_model_end(wt_pool_model_stats* stats);
+
 #endif /* WT_THREADPOOL_H */

@@ -55,8 +55,13 @@ enum {
     OP_DW_FWD = 3, OP_DW_BWD = 4, OP_DW_BWD_WEIGHT = 5,
     OP_CONV_FWD = 6, OP_CONV_BWD = 7, OP_CONV_BWD_WEIGHT = 8,
     OP_BN_FROZEN_FWD = 9, OP_BN_FROZEN_BWD = 10, OP_BN_TRAIN_FWD = 11, OP_BN_TRAIN_BWD = 12,
-    OP_RELU6_FWD = 13, OP_RELU6_BWD = 14, OP_ADD = 15, OP_AXPY = 16, OP_MEMSET = 17
+    OP_RELU6_FWD = 13, OP_RELU6_BWD = 14, OP_ADD = 15, OP_AXPY = 16, OP_MEMSET = 17,
+    OP_BN_RELU6_FWD = 18, OP_ZERO = 19 /* fused frozen BN + ReLU6 forward; zeroing split over the pool */
 };
+
+static void zero_range(void* ctx, size_t begin, size_t end) {
+    memset((float*)ctx + begin, 0, (end - begin) * sizeof(float));
+}
 
 typedef struct kbufs {
     float *x, *y, *dx, *dy, *w, *dw, *g, *b, *m, *v, *sm, *sv, *ws;
@@ -92,6 +97,8 @@ static void run_op(int op, wt_pool* p, kbufs* k) {
     case OP_ADD: wt_add_forward(p, k->y, k->x, k->dx, k->n_out); break;
     case OP_AXPY: wt_axpy(p, k->dx, 1.0f, k->dy, k->n_out); break;
     case OP_MEMSET: memset(k->dy, 0, k->n_out * sizeof(float)); break;
+    case OP_BN_RELU6_FWD: wt_batchnorm_relu6_forward_frozen(p, k->y, k->y, k->x, k->g, k->b, k->m, k->v, &k->bd); break;
+    case OP_ZERO: wt_parallel_for(p, k->n_out, 16384, zero_range, k->dy); break; /* as net.c zeroes */
     }
 }
 
@@ -109,7 +116,7 @@ static float* fill_new(size_t n, uint32_t seed, float lo, float hi) {
 EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in_h, int in_w, int in_c, int out_h,
                                               int out_w, int out_c, int k, int stride, int pad_top, int pad_left,
                                               double seconds) {
-    if (op < 0 || op > OP_MEMSET || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
+    if (op < 0 || op > OP_ZERO || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
         return -1.0;
     wt_pool* pool = pool_for(threads);
     kbufs b;
@@ -174,4 +181,42 @@ EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in
     free(b.x); free(b.dx); free(b.y); free(b.dy); free(b.w); free(b.dw); free(b.g); free(b.b);
     free(b.m); free(b.v); free(b.sm); free(b.sv); free(b.ws);
     return result;
+}
+
+/* ---- scaling model (threadpool.h) ------------------------------------------------------------ */
+EMSCRIPTEN_KEEPALIVE void wtjs_pool_model_begin(int threads) { wt_pool_model_begin(threads); }
+
+/* out[0..4]: loop_seconds, critical_seconds, serial_loop_seconds, loops, serial_loops */
+EMSCRIPTEN_KEEPALIVE void wtjs_pool_model_end(double* out) {
+    wt_pool_model_stats s;
+    wt_pool_model_end(&s);
+    out[0] = s.loop_seconds;
+    out[1] = s.critical_seconds;
+    out[2] = s.serial_loop_seconds;
+    out[3] = (double)s.loops;
+    out[4] = (double)s.serial_loops;
+}
+
+/* ---- fork/join ------------------------------------------------------------------------------ */
+static volatile float forkjoin_sink[64];
+static void forkjoin_range(void* ctx, size_t begin, size_t end) {
+    (void)ctx;
+    for (size_t i = begin; i < end; i++) forkjoin_sink[i * 16 % 64] += 1.0f;
+}
+
+/* Microseconds per parallel loop of trivial work (one item per thread) on `threads` threads, with
+ * `gap_us` of serial work on the caller between loops (the gap's own time subtracted): what one
+ * fork/join costs while the workers spin (small gaps) or after they went to sleep (long gaps). */
+EMSCRIPTEN_KEEPALIVE double wtjs_bench_forkjoin(int threads, double gap_us, int iters) {
+    wt_pool* pool = pool_for(threads);
+    int n = wt_pool_threads(pool);
+    double gaps = 0.0, t0 = emscripten_get_now();
+    for (int it = 0; it < iters; it++) {
+        double g = emscripten_get_now();
+        while (emscripten_get_now() - g < gap_us * 1e-3) {
+        }
+        gaps += emscripten_get_now() - g;
+        wt_parallel_for(pool, (size_t)n, 1, forkjoin_range, NULL);
+    }
+    return ((emscripten_get_now() - t0) - gaps) * 1e3 / iters;
 }

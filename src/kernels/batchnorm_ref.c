@@ -26,6 +26,17 @@ void wt_batchnorm_forward_frozen_ref(float* out, const float* in, const float* g
     }
 }
 
+void wt_batchnorm_relu6_forward_frozen_ref(float* out, float* out6, const float* in, const float* gamma,
+                                           const float* beta, const float* mean, const float* var,
+                                           const wt_bn_dims* d) {
+    const size_t n = (size_t)d->rows * (size_t)d->c;
+    if (d->rows <= 0 || d->c <= 0) return;
+    wt_batchnorm_forward_frozen_ref(out6, in, gamma, beta, mean, var, d);
+    if (out && out != out6)
+        for (size_t i = 0; i < n; i++) out[i] = out6[i];
+    wt_relu6_forward_ref(out6, out6, n);
+}
+
 void wt_batchnorm_backward_frozen_ref(float* d_in, float* d_gamma, float* d_beta, const float* d_out,
                                       const float* in, const float* gamma, const float* mean,
                                       const float* var, const wt_bn_dims* d) {

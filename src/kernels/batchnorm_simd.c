@@ -20,7 +20,10 @@
  * the results are bit-identical for every pool.
  *
  * ops.h gives these kernels no workspace: the backward passes keep their per-channel gradient sums
- * for BN_GROUP channels at a time on the caller's stack (8 KB) and loop over channel groups. */
+ * for BN_GROUP channels at a time on the caller's stack (8 KB) and loop over channel groups. With
+ * fewer than 64 channels over several BN_SUPER blocks of rows (one to three units of a channel split
+ * for two threads), the gradient sums split over super-blocks of rows instead, keeping each block's
+ * sums on the caller's stack (32 KB) and adding them in the same order (gradient_sums). */
 #include <math.h>
 
 #include "../ops.h"
@@ -38,6 +41,7 @@ enum {
     BN_SUPER = 4096,        /* rows per middle level of a reduction (64 blocks) */
     BN_APPLY_TILE = 256,    /* channels of coefficients an elementwise pass keeps on the stack */
     BN_GROUP = 1024,        /* channels of gradient sums backward keeps on the caller's stack */
+    BN_PART_FLOATS = 4096,  /* per-super-block gradient sums a row split keeps there (2 x 16 KB) */
     BN_CH_GRAIN = 16,       /* channels per unit of a channel split (one 64-byte line of a row) */
     BN_ROW_WORK = 16384,    /* floats per unit of a row split */
     BN_SERIAL_BELOW = 32768 /* passes over fewer floats than this run on the caller */
@@ -283,40 +287,49 @@ BN_INLINE void block_dsums4(const float* dy, const float* x, size_t c, int r0, i
     s2[0] = b0, s2[1] = b1, s2[2] = b2, s2[3] = b3;
 }
 
-static void dsum_tile(const dsum_args* a, int w0, int cw) {
+/* The sums of the super-block of rows [s0, s0 + BN_SUPER) for the window-relative channels
+ * [w0, w0 + cw) (cw <= BN_TILE) into u1, u2: its blocks' sums added in row order. */
+static void dsum_super(const dsum_args* a, int w0, int cw, int s0, v128_t* u1, v128_t* u2) {
     const size_t c = (size_t)a->c;
-    const int rows = a->rows, nv = (cw + 3) / 4, c0 = a->c_lo + w0;
+    const int nv = (cw + 3) / 4, c0 = a->c_lo + w0;
+    const int s1 = imin(s0 + BN_SUPER, a->rows);
     const float *dy = a->d_out + c0, *x = a->in + c0;
-    v128_t m[BN_TILE / 4], t1[BN_TILE / 4], t2[BN_TILE / 4], u1[BN_TILE / 4], u2[BN_TILE / 4];
+    v128_t m[BN_TILE / 4];
     for (int j = 0; j < nv; j++) {
         m[j] = ld(a->mean + c0 + 4 * j, imin(4, cw - 4 * j));
-        t1[j] = t2[j] = splat(0.0f);
+        u1[j] = u2[j] = splat(0.0f);
     }
-    for (int s0 = 0; s0 < rows; s0 += BN_SUPER) {
-        const int s1 = imin(s0 + BN_SUPER, rows);
-        for (int j = 0; j < nv; j++) u1[j] = u2[j] = splat(0.0f);
-        for (int b0 = s0; b0 < s1; b0 += BN_BLOCK) {
-            const int b1 = imin(b0 + BN_BLOCK, s1);
-            int j = 0;
-            for (; j + 4 <= cw / 4; j += 4) {
-                v128_t p1[4], p2[4];
-                block_dsums4(dy + 4 * j, x + 4 * j, c, b0, b1, m + j, p1, p2);
-                for (int u = 0; u < 4; u++) {
-                    u1[j + u] = vadd(u1[j + u], p1[u]);
-                    u2[j + u] = vadd(u2[j + u], p2[u]);
-                }
-            }
-            for (; j < nv; j++) {
-                const int k = imin(4, cw - 4 * j);
-                v128_t p1, p2;
-                if (k == 4)
-                    block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], 4, &p1, &p2);
-                else
-                    block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], k, &p1, &p2);
-                u1[j] = vadd(u1[j], p1);
-                u2[j] = vadd(u2[j], p2);
+    for (int b0 = s0; b0 < s1; b0 += BN_BLOCK) {
+        const int b1 = imin(b0 + BN_BLOCK, s1);
+        int j = 0;
+        for (; j + 4 <= cw / 4; j += 4) {
+            v128_t p1[4], p2[4];
+            block_dsums4(dy + 4 * j, x + 4 * j, c, b0, b1, m + j, p1, p2);
+            for (int u = 0; u < 4; u++) {
+                u1[j + u] = vadd(u1[j + u], p1[u]);
+                u2[j + u] = vadd(u2[j + u], p2[u]);
             }
         }
+        for (; j < nv; j++) {
+            const int k = imin(4, cw - 4 * j);
+            v128_t p1, p2;
+            if (k == 4)
+                block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], 4, &p1, &p2);
+            else
+                block_dsums(dy + 4 * j, x + 4 * j, c, b0, b1, m[j], k, &p1, &p2);
+            u1[j] = vadd(u1[j], p1);
+            u2[j] = vadd(u2[j], p2);
+        }
+    }
+}
+
+/* A tile of channels over every row: the super-blocks' sums added in row order. */
+static void dsum_tile(const dsum_args* a, int w0, int cw) {
+    const int nv = (cw + 3) / 4;
+    v128_t t1[BN_TILE / 4], t2[BN_TILE / 4], u1[BN_TILE / 4], u2[BN_TILE / 4];
+    for (int j = 0; j < nv; j++) t1[j] = t2[j] = splat(0.0f);
+    for (int s0 = 0; s0 < a->rows; s0 += BN_SUPER) {
+        dsum_super(a, w0, cw, s0, u1, u2);
         for (int j = 0; j < nv; j++) {
             t1[j] = vadd(t1[j], u1[j]);
             t2[j] = vadd(t2[j], u2[j]);
@@ -335,25 +348,71 @@ static void dsum_range(void* ctx, size_t begin, size_t end) {
         dsum_tile(a, (int)w0, (int)(end - w0 < BN_TILE ? end - w0 : BN_TILE));
 }
 
+/* Split over rows instead, for few channels over many rows (the 112x112 and 56x56 layers of small
+ * MobileNets have 8-48 channels: one to three units of a channel split). Item i is super-block
+ * i / n_tiles of tile i % n_tiles; it stores its sums in part1/part2 [super][cn]; the totals then
+ * add them up in row order, the very additions dsum_tile makes, so the results are identical. */
+typedef struct dsum_rows_args {
+    const dsum_args* a;
+    float *part1, *part2;
+    int cn, n_tiles;
+} dsum_rows_args;
+
+static void dsum_rows_range(void* ctx, size_t begin, size_t end) {
+    const dsum_rows_args* r = (const dsum_rows_args*)ctx;
+    v128_t u1[BN_TILE / 4], u2[BN_TILE / 4];
+    for (size_t i = begin; i < end; i++) {
+        const int sb = (int)(i / (size_t)r->n_tiles), w0 = (int)(i % (size_t)r->n_tiles) * BN_TILE;
+        const int cw = imin(BN_TILE, r->cn - w0);
+        dsum_super(r->a, w0, cw, sb * BN_SUPER, u1, u2);
+        for (int j = 0; j < (cw + 3) / 4; j++) {
+            const int k = imin(4, cw - 4 * j);
+            st(r->part1 + (size_t)sb * r->cn + w0 + 4 * j, u1[j], k);
+            st(r->part2 + (size_t)sb * r->cn + w0 + 4 * j, u2[j], k);
+        }
+    }
+}
+
 /* s1, s2 of the window [c_lo, c_lo + cn) into s1[0..cn), s2[0..cn). */
 static void gradient_sums(wt_pool* pool, float* s1, float* s2, const float* d_out, const float* in,
                           const float* mean, int rows, int c, int c_lo, int cn) {
     dsum_args a = {s1, s2, d_out, in, mean, rows, c, c_lo};
+    const int n_super = (rows + BN_SUPER - 1) / BN_SUPER;
+    const int units = (cn + BN_CH_GRAIN - 1) / BN_CH_GRAIN;
+    if (wt_pool_threads(pool) > 1 && units < 4 && n_super >= 2 && (size_t)n_super * cn <= BN_PART_FLOATS &&
+        (size_t)rows * (size_t)cn >= BN_SERIAL_BELOW) {
+        float part1[BN_PART_FLOATS], part2[BN_PART_FLOATS];
+        dsum_rows_args r = {&a, part1, part2, cn, (cn + BN_TILE - 1) / BN_TILE};
+        wt_parallel_for(pool, (size_t)n_super * r.n_tiles, 1, dsum_rows_range, &r);
+        for (int j = 0; j < cn; j += 4) {
+            const int k = imin(4, cn - j);
+            v128_t t1 = splat(0.0f), t2 = splat(0.0f);
+            for (int sb = 0; sb < n_super; sb++) {
+                t1 = vadd(t1, ld(part1 + (size_t)sb * cn + j, k));
+                t2 = vadd(t2, ld(part2 + (size_t)sb * cn + j, k));
+            }
+            st(s1 + j, t1, k);
+            st(s2 + j, t2, k);
+        }
+        return;
+    }
     wt_parallel_for(pool, (size_t)cn, channel_grain(rows, cn), dsum_range, &a);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Elementwise passes, split over rows, over the channel window [c_lo, c_hi) of each row.
  *   FORWARD:     y = (x - mean) * scale + beta                      (y = out)
+ *   FORWARD_RELU6: the same, and y6 = relu6(y) (y stored only if non-NULL)
  *   D_FROZEN:    y += dy * scale                                    (y = d_in)
  *   D_TRAIN:     y += (dy * scale - p * (x - mean)) - q             (y = d_in)
  * scale = gamma * invstd, with invstd = 1/sqrt(var + eps) when var is given, else from invstd[].
  * p and q are window-relative.
  * ------------------------------------------------------------------------------------------- */
-enum { FORWARD, D_FROZEN, D_TRAIN };
+enum { FORWARD, FORWARD_RELU6, D_FROZEN, D_TRAIN };
 
 typedef struct apply_args {
     float* y;
+    float* y6; /* FORWARD_RELU6: relu6(y); y may then be NULL (not stored) */
     const float *x, *dy;
     const float *mean, *var, *invstd, *gamma, *beta;
     const float *p, *q;
@@ -364,6 +423,21 @@ typedef struct apply_args {
 BN_INLINE void forward_vec(float* y, const float* x, const float* mean, const float* scale, const float* beta,
                            int k) {
     st(y, vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k)), k);
+}
+
+/* x < 0 ? 0 : (x > 6 ? 6 : x), NaN passing: the operations of elementwise_simd.c's relu6_v, so the
+ * fused pass gives the bits of batch norm then wt_relu6_forward. */
+BN_INLINE v128_t relu6_v(v128_t x) {
+    const v128_t six = splat(6.0f);
+    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, splat(0.0f)));
+    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
+}
+
+BN_INLINE void forward_relu6_vec(float* y, float* y6, const float* x, const float* mean, const float* scale,
+                                 const float* beta, int k) {
+    const v128_t v = vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k));
+    if (y) st(y, v, k);
+    st(y6, relu6_v(v), k);
 }
 
 BN_INLINE void d_frozen_vec(float* y, const float* dy, const float* scale, int k) {
@@ -388,6 +462,7 @@ BN_INLINE void d_train_vec(float* y, const float* dy, const float* x, const floa
 static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
     /* locals, so the compiler need not reload them after every store through y */
     float* const y = a->y;
+    float* const y6 = a->y6;
     const float *const x = a->x, *const dy = a->dy, *const mean = a->mean, *const beta = a->beta;
     const size_t c = (size_t)a->c;
     const int c_lo = a->c_lo, c_hi = a->c_hi;
@@ -401,6 +476,10 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
         }
         if (mode == FORWARD) {
 #define CALL(k) forward_vec(y + o + i, x + o + i, mean + c0 + i, scale + i, beta + c0 + i, k)
+            APPLY_ROWS(CALL)
+#undef CALL
+        } else if (mode == FORWARD_RELU6) {
+#define CALL(k) forward_relu6_vec(y ? y + o + i : NULL, y6 + o + i, x + o + i, mean + c0 + i, scale + i, beta + c0 + i, k)
             APPLY_ROWS(CALL)
 #undef CALL
         } else if (mode == D_FROZEN) {
@@ -419,6 +498,9 @@ static void apply_range(const apply_args* a, int mode, size_t r0, size_t r1) {
 static void forward_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, FORWARD, r0, r1);
 }
+static void forward_relu6_range(void* ctx, size_t r0, size_t r1) {
+    apply_range((const apply_args*)ctx, FORWARD_RELU6, r0, r1);
+}
 static void d_frozen_range(void* ctx, size_t r0, size_t r1) {
     apply_range((const apply_args*)ctx, D_FROZEN, r0, r1);
 }
@@ -434,8 +516,17 @@ void wt_batchnorm_forward_frozen(wt_pool* pool, float* out, const float* in, con
                                  const wt_bn_dims* d) {
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
-    apply_args a = {out, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
+}
+
+void wt_batchnorm_relu6_forward_frozen(wt_pool* pool, float* out, float* out6, const float* in,
+                                       const float* gamma, const float* beta, const float* mean,
+                                       const float* var, const wt_bn_dims* d) {
+    const int rows = d->rows, c = d->c;
+    if (rows <= 0 || c <= 0) return;
+    apply_args a = {out == out6 ? NULL : out, out6, in, NULL, mean, var, NULL, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_relu6_range, &a);
 }
 
 void wt_batchnorm_forward_train(wt_pool* pool, float* out, float* save_mean, float* save_invstd,
@@ -445,7 +536,7 @@ void wt_batchnorm_forward_train(wt_pool* pool, float* out, float* save_mean, flo
     if (rows <= 0 || c <= 0) return;
     stats_args s = {save_mean, save_invstd, running_mean, running_var, in, momentum, d->eps, rows, c};
     wt_parallel_for(pool, (size_t)c, channel_grain(rows, c), stats_range, &s);
-    apply_args a = {out, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
+    apply_args a = {out, NULL, in, NULL, save_mean, NULL, save_invstd, gamma, beta, NULL, NULL, d->eps, c, 0, c};
     wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), forward_range, &a);
 }
 
@@ -455,7 +546,7 @@ void wt_batchnorm_backward_frozen(wt_pool* pool, float* d_in, float* d_gamma, fl
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        apply_args a = {d_in, NULL, NULL, d_out, mean, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
         wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;
@@ -494,7 +585,7 @@ void wt_batchnorm_backward_train(wt_pool* pool, float* d_in, float* d_gamma, flo
             s1[i] = (float)(a * sum_dy / rows);
         }
         if (d_in) {
-            apply_args a = {d_in, in, d_out, save_mean, NULL, save_invstd, gamma,
+            apply_args a = {d_in, NULL, in, d_out, save_mean, NULL, save_invstd, gamma,
                             NULL, s2, s1,    d->eps,    c,    g0,          g0 + gn};
             wt_parallel_for(pool, (size_t)rows, row_grain(rows, gn), d_train_range, &a);
         }
@@ -511,7 +602,7 @@ void wt_batchnorm_backward_frozen_out(wt_pool* pool, float* d_in, float* d_gamma
     const int rows = d->rows, c = d->c;
     if (rows <= 0 || c <= 0) return;
     if (d_in) {
-        apply_args a = {d_in, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
+        apply_args a = {d_in, NULL, NULL, d_out, beta, var, NULL, gamma, NULL, NULL, NULL, d->eps, c, 0, c};
         wt_parallel_for(pool, (size_t)rows, row_grain(rows, c), d_frozen_range, &a);
     }
     if (!d_gamma && !d_beta) return;

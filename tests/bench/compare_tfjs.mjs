@@ -252,7 +252,7 @@ function fallbackMacsPerImage(model, trainable) {
 const OP = {
   LINEAR_FWD: 0, LINEAR_BWD_DATA: 1, LINEAR_BWD_WEIGHT: 2, DW_FWD: 3, DW_BWD: 4, DW_BWD_WEIGHT: 5,
   CONV_FWD: 6, CONV_BWD: 7, CONV_BWD_WEIGHT: 8, BN_FROZEN_FWD: 9, BN_FROZEN_BWD: 10,
-  RELU6_FWD: 13, RELU6_BWD: 14, ADD: 15, AXPY: 16, MEMSET: 17,
+  RELU6_FWD: 13, RELU6_BWD: 14, ADD: 15, AXPY: 16, MEMSET: 17, BN_RELU6_FWD: 18, ZERO: 19,
 };
 
 /** The kernel calls webtune makes for one forward (+ backward) pass over the model's layers. */
@@ -262,6 +262,15 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
   const inputsOf = (l) => (l.inboundNodes[0]?.inboundLayers ?? []).map((x) => x.name);
   const shapeOf = (s) => s.slice(1);
   const byName = new Map(model.layers.map((l) => [l.name, l]));
+  // a ReLU6 that reads a batch norm runs with it in one forward pass (net.c; batch norms here use
+  // stored statistics); backward keeps them apart
+  const fusedRelu = new Set();
+  for (const l of model.layers) {
+    const ins = inputsOf(l);
+    const cls = l.getClassName();
+    if ((cls === 'Activation' || cls === 'ReLU') && ins.length === 1 && byName.get(ins[0])?.getClassName() === 'BatchNormalization') fusedRelu.add(l.name);
+  }
+  const fusedBn = new Set([...fusedRelu].map((n) => inputsOf(byName.get(n))[0]));
   for (const l of model.layers) {
     const cls = l.getClassName();
     const ins = inputsOf(l);
@@ -304,22 +313,22 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
       if (back) push('depthwise bwd', dIn ? OP.DW_BWD : OP.DW_BWD_WEIGHT, d, dIn ? 2 * f : f);
     } else if (cls === 'BatchNormalization') {
       const d = [batch, oh, ow, oc, oh, ow, oc, 1, 1, 0, 0];
-      push('batchnorm fwd', OP.BN_FROZEN_FWD, d);
+      if (fusedBn.has(l.name)) push('batchnorm+relu6 fwd', OP.BN_RELU6_FWD, d);
+      else push('batchnorm fwd', OP.BN_FROZEN_FWD, d);
       if (back) push('batchnorm bwd', OP.BN_FROZEN_BWD, d);
     } else if (cls === 'Activation' || cls === 'ReLU') {
       const d = [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0];
-      push('relu6 fwd', OP.RELU6_FWD, d);
+      if (!fusedRelu.has(l.name)) push('relu6 fwd', OP.RELU6_FWD, d);
       if (dIn) push('relu6 bwd', OP.RELU6_BWD, d);
     } else if (cls === 'Add') {
       const d = [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0];
       push('add fwd', OP.ADD, d);
       if (back) { push('add bwd', OP.AXPY, d); push('add bwd', OP.AXPY, d); }
     }
-    // wt_net_forward and wt_net_backward each zero every output gradient buffer
+    // every output gradient buffer is zeroed once per step, split over the pool (net.c)
     if (back) {
       const d = [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0];
-      push('zeroing gradients', OP.MEMSET, d);
-      push('zeroing gradients', OP.MEMSET, d);
+      push('zeroing gradients', OP.ZERO, d);
     }
   }
   return calls;

@@ -7,7 +7,8 @@
  *   computation (unbiased variance, rows == 1, NULL running buffers);
  * - batch statistics stay accurate when the mean dwarfs the spread;
  * - central finite differences for every gradient: train (d_in, d_gamma, d_beta through the batch
- *   statistics) and frozen, reference and fast. */
+ *   statistics) and frozen, reference and fast;
+ * - batch norm + ReLU6 fused: the bits of the two kernels one after the other, in place or not. */
 #include "ops.h"
 #include "wt_test.h"
 
@@ -209,6 +210,10 @@ static void test_vs_ref(void) {
         for (size_t b = 0; b < COUNT(channels); b++) check_case(row_sizes[a], channels[b], &rng);
     /* splits over rows and channels; several 4096-row levels; apply tiles (256) and groups (1024) */
     check_case(9001, 21, &rng);
+    /* few channels over several 4096-row levels: the gradient sums split over rows for 2+ threads */
+    check_case(17000, 8, &rng);
+    check_case(8200, 48, &rng);
+    check_case(4097, 3, &rng);
     check_case(2053, 70, &rng);
     check_case(129, 301, &rng);
     check_case(67, 1030, &rng);
@@ -463,6 +468,63 @@ static void test_gradcheck(void) {
         worst[0][0], worst[0][1], worst[0][2], worst[1][0], worst[1][1], worst[1][2]);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Batch norm + ReLU6 in one pass (frozen statistics): the bits of batch norm then ReLU6, for every
+ * pool, out of place, in place over the input (memory saving: conv -> BN -> ReLU6 in one buffer),
+ * and with or without the batch norm's own output; the reference against the two references.
+ * ------------------------------------------------------------------------------------------- */
+static void test_fused_relu6(void) {
+    wt_rng rng = {77};
+    const int shapes[][2] = {{1, 1}, {3, 5}, {7, 8}, {31, 17}, {1023, 33}, {4099, 8}, {2053, 70}, {129, 301}};
+    double worst = 0.0;
+    for (size_t s = 0; s < COUNT(shapes); s++) {
+        bn_case k;
+        case_init(&k, &rng, shapes[s][0], shapes[s][1]);
+        const size_t n = (size_t)k.rows * k.c;
+        for (int ch = 0; ch < k.c; ch++) k.gamma[ch] *= 3.0f; /* outputs on both sides of 0 and 6 */
+        float *bn = wt_test_alloc(n), *want = wt_test_alloc(n), *bn_ref = wt_test_alloc(n), *want_ref = wt_test_alloc(n);
+        wt_batchnorm_forward_frozen_ref(bn_ref, k.in, k.gamma, k.beta, k.mean, k.var, &k.d);
+        wt_relu6_forward_ref(want_ref, bn_ref, n);
+        float *f_ref = wt_test_alloc(n), *f6_ref = wt_test_alloc(n);
+        wt_batchnorm_relu6_forward_frozen_ref(f_ref, f6_ref, k.in, k.gamma, k.beta, k.mean, k.var, &k.d);
+        CHECK(wt_bit_equal(f_ref, bn_ref, n) && wt_bit_equal(f6_ref, want_ref, n), "rows=%d c=%d: fused reference",
+              k.rows, k.c);
+        int clipped = 0;
+        for (size_t i = 0; i < n; i++) clipped += want_ref[i] == 6.0f;
+        for (int p = 0; p < 4; p++) {
+            wt_batchnorm_forward_frozen(pools[p], bn, k.in, k.gamma, k.beta, k.mean, k.var, &k.d);
+            wt_relu6_forward(pools[p], want, bn, n);
+            const double e = wt_max_rel_err(want, want_ref, n, 1.0);
+            if (e > worst) worst = e;
+            CHECK(e <= 2e-6, "rows=%d c=%d threads=%d: fused fast vs ref %g", k.rows, k.c, pool_threads[p], e);
+            /* out of place, both outputs */
+            float *out = wt_test_alloc(n), *out6 = wt_test_alloc(n);
+            wt_batchnorm_relu6_forward_frozen(pools[p], out, out6, k.in, k.gamma, k.beta, k.mean, k.var, &k.d);
+            CHECK(wt_bit_equal(out, bn, n) && wt_bit_equal(out6, want, n), "rows=%d c=%d threads=%d: fused != unfused",
+                  k.rows, k.c, pool_threads[p]);
+            /* out6 only (out NULL, or out == out6) */
+            float* only = wt_test_alloc(n);
+            wt_batchnorm_relu6_forward_frozen(pools[p], NULL, only, k.in, k.gamma, k.beta, k.mean, k.var, &k.d);
+            CHECK(wt_bit_equal(only, want, n), "rows=%d c=%d threads=%d: fused, no bn output", k.rows, k.c,
+                  pool_threads[p]);
+            /* in place: one buffer holds the input, then relu6(bn) */
+            float* buf = copy_of(k.in, n);
+            wt_batchnorm_relu6_forward_frozen(pools[p], buf, buf, buf, k.gamma, k.beta, k.mean, k.var, &k.d);
+            CHECK(wt_bit_equal(buf, want, n), "rows=%d c=%d threads=%d: fused in place", k.rows, k.c, pool_threads[p]);
+            /* in place batch norm, ReLU6 elsewhere */
+            float* buf2 = copy_of(k.in, n);
+            wt_batchnorm_relu6_forward_frozen(pools[p], buf2, out6, buf2, k.gamma, k.beta, k.mean, k.var, &k.d);
+            CHECK(wt_bit_equal(buf2, bn, n) && wt_bit_equal(out6, want, n), "rows=%d c=%d threads=%d: bn in place",
+                  k.rows, k.c, pool_threads[p]);
+            free(out), free(out6), free(only), free(buf), free(buf2);
+        }
+        CHECK(k.rows * k.c < 1000 || clipped > 0, "rows=%d c=%d: no output reached 6", k.rows, k.c);
+        free(bn), free(want), free(bn_ref), free(want_ref), free(f_ref), free(f6_ref);
+        case_free(&k);
+    }
+    printf("  batch norm + relu6 fused: worst fast vs ref %.3g\n", worst);
+}
+
 int main(void) {
     for (int p = 1; p < 4; p++) {
         pools[p] = wt_pool_create(pool_threads[p]);
@@ -474,6 +536,7 @@ int main(void) {
     test_running_stats();
     test_large_offset();
     test_gradcheck();
+    test_fused_relu6();
     for (int p = 1; p < 4; p++) wt_pool_destroy(pools[p]);
     return wt_test_summary();
 }
