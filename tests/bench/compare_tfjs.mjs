@@ -45,6 +45,7 @@ import { loadCoreNode, defaultWasmDir } from '../../js/src/core-node.js';
 import { addLayer, createOptimizer, Optimizer, Layer } from '../../js/src/core.js';
 import { importTfjs } from '../../js/src/models.js';
 import { ARCHS, buildMobilenet, fusedMobilenet, toLayersFormat, topBlockLayers, layerMacs } from './mobilenets.mjs';
+import { median, randomUniform } from './common.mjs';
 
 // ---- options ----------------------------------------------------------------------------------
 const args = process.argv.slice(2);
@@ -70,10 +71,6 @@ const log = (...m) => console.error(`[${((performance.now() - T0) / 1000).toFixe
 
 // ---- small helpers ----------------------------------------------------------------------------
 const MB = (b) => b / 1048576;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 /** Runs fn `warm` times, then at least minIters times and until minSeconds have passed (at most
  * maxIters), calling after() (untimed) after each timed call; returns the seconds of each call and
  * their median. */
@@ -94,15 +91,6 @@ function stats(ts) {
   return { median: median(ts), min: Math.min(...ts), n: ts.length };
 }
 const rss = () => process.memoryUsage().rss;
-function randomUniform(n, seed) {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * (2 / 16777216) - 1;
-  }
-  return out;
-}
 const IT = opt.quick
   ? { b1: { warm: 2, minIters: 5, minSeconds: 0.3 }, b32: { warm: 1, minIters: 2, minSeconds: 0.3 }, head: { warm: 3, minIters: 10, minSeconds: 0.2 }, train: { warm: 1, minIters: 2, minSeconds: 0.3 } }
   : { b1: { warm: 3, minIters: 15, minSeconds: 1.5 }, b32: { warm: 1, minIters: 3, minSeconds: 1 }, head: { warm: 5, minIters: 30, minSeconds: 1 }, train: { warm: 1, minIters: 3, minSeconds: 1.5 } };

@@ -17,6 +17,7 @@ import { loadCoreNode, defaultWasmDir } from '../../js/src/core-node.js';
 import { createOptimizer, Optimizer } from '../../js/src/core.js';
 import { importTfjs } from '../../js/src/models.js';
 import { ARCHS, buildMobilenet, toLayersFormat, topBlockLayers } from './mobilenets.mjs';
+import { median, randomUniform } from './common.mjs';
 
 const args = process.argv.slice(2);
 const opt = { arch: ['v1_0.25', 'v2_0.35'], rows: ['emb', 'top2', 'full'], iters: 8, wasmDir: defaultWasmDir };
@@ -32,19 +33,6 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-function randomUniform(n, seed) {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 8) * (2 / 16777216) - 1;
-  }
-  return out;
-}
 const IMG = 224 * 224 * 3;
 
 const core = await loadCoreNode('mt', { wasmDir: opt.wasmDir });
