@@ -51,6 +51,19 @@ async function changes(clf) {
 }
 
 const common = { epochs: 6, batchSize: 8, validationSplit: 0.25, seed: 5, augment: false, cacheViews: 1 };
+
+/** Loads saved bytes and checks that the loaded classifier predicts as `clf` does; returns it. */
+async function loadsAlike(clf, bytes) {
+  const probe = files('test', 'roses', 3);
+  const loaded = await webtune.loadClassifier(bytes);
+  const a = await clf.predictBatch(probe, { topK: 3 });
+  const b = await loaded.predictBatch(probe, { topK: 3 });
+  for (let i = 0; i < probe.length; i++) {
+    assert.deepEqual(b[i].map((x) => x.label), a[i].map((x) => x.label));
+    for (let k = 0; k < 3; k++) assert.ok(Math.abs(b[i][k].probability - a[i][k].probability) < 1e-6);
+  }
+  return loaded;
+}
 let untrained;
 
 test('the untrained head is near chance on the held-out photos', async () => {
@@ -117,14 +130,7 @@ test('normalizeEmbedding: the head starts with an L2 normalisation, which the sa
     core.free(name);
     core.module._wt_net_destroy(net);
   }
-  const probe = files('test', 'roses', 3);
-  const loaded = await webtune.loadClassifier(bytes);
-  const a = await clf.predictBatch(probe, { topK: 3 });
-  const b = await loaded.predictBatch(probe, { topK: 3 });
-  for (let i = 0; i < probe.length; i++) {
-    assert.deepEqual(b[i].map((x) => x.label), a[i].map((x) => x.label));
-    for (let k = 0; k < 3; k++) assert.ok(Math.abs(b[i][k].probability - a[i][k].probability) < 1e-6);
-  }
+  const loaded = await loadsAlike(clf, bytes);
   await loaded.dispose();
   await clf.dispose();
 });
@@ -156,14 +162,7 @@ test('embeddingLayers: the head reads the embedding joined to a pooled inner blo
   } finally {
     core.module._wt_net_destroy(net);
   }
-  const probe = files('test', 'roses', 3);
-  const loaded = await webtune.loadClassifier(bytes);
-  const a = await clf.predictBatch(probe, { topK: 3 });
-  const b = await loaded.predictBatch(probe, { topK: 3 });
-  for (let i = 0; i < probe.length; i++) {
-    assert.deepEqual(b[i].map((x) => x.label), a[i].map((x) => x.label));
-    for (let k = 0; k < 3; k++) assert.ok(Math.abs(b[i][k].probability - a[i][k].probability) < 1e-6);
-  }
+  const loaded = await loadsAlike(clf, bytes);
   // retraining a loaded classifier starts from the plain backbone: no joined embedding unless asked
   for (const c of CLASSES) await loaded.addExamples(c, files('train', c, 8));
   await loaded.train({ ...common, epochs: 2, embeddingLayers: [] });
