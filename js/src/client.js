@@ -143,8 +143,9 @@ export function createApi(platform) {
     #training = null;
     #trainingId = 0; // the request id of the running train() call, for dispose() to abort it
     // What it takes to rebuild this classifier in a fresh module if its worker dies: how it was
-    // made, its last trained model's bytes and a copy of every example as the worker stored it
-    // (RGB at the input size, in the worker's order). null when created with keepCopy: false.
+    // made, the model its last train() made (null until then: a loaded classifier's model is its
+    // origin's bytes) and a copy of every example as the worker stored it (RGB at the input size,
+    // in the worker's order). null when created with keepCopy: false.
     #copy;
     #reviving = null;
 
@@ -376,7 +377,7 @@ export function createApi(platform) {
     const { keepCopy = true, ...rest } = options;
     const origin = { bytes: await platform.bytesOf(bytes), ...rest };
     const { id, ...desc } = await r.call('loadClassifier', origin);
-    return new Classifier(r, id, desc, keepCopy ? { origin, model: origin.bytes, examples: [] } : null);
+    return new Classifier(r, id, desc, keepCopy ? { origin, model: null, examples: [] } : null);
   }
 
   async function listBackbones() { return call('listBackbones'); }

@@ -283,7 +283,8 @@ export class Engine {
   /**
    * Rebuilds a classifier in a fresh module from the copy its caller kept after the old module
    * died: how it was made (origin: createClassifier's options, or the bytes loadClassifier got),
-   * its current labels, its last trained model's bytes (or null) and its examples as stored
+   * its current labels, the model of its last train() (null if it has not trained since it was
+   * made: untrained, or the loaded model) and its examples as stored
    * ({ label, data }: RGB at the input size, in dataset order), so nothing the user had is lost.
    */
   async restoreClassifier({ origin, labels, trainedLabels = null, model = null, examples = [] }) {
@@ -293,12 +294,12 @@ export class Engine {
     try {
       checkLabels(labels, true);
       c.labels = [...labels];
-      if (c.net) this.M._wt_net_destroy(c.net);
-      Object.assign(c, { net: 0, logitsNode: -1, trainedLabels: null });
-      if (model) {
+      if (model) { // trained since it was made: this model replaces the one it was loaded with, if any
         const { net, meta } = this.loadTrainedNet(toU8(model));
-        Object.assign(c, { net, logitsNode: meta.logitsNode, trainedLabels: trainedLabels ? [...trainedLabels] : [...meta.labels] });
+        if (c.net) this.M._wt_net_destroy(c.net);
+        Object.assign(c, { net, logitsNode: meta.logitsNode, trainedLabels: [...meta.labels] });
       }
+      if (c.net && trainedLabels) c.trainedLabels = [...trainedLabels]; // renames since
       const n = c.preprocess.outH * c.preprocess.outW * 3;
       const p = this.core.alloc(n);
       try {
