@@ -604,6 +604,15 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_plan: net is NULL");
     if (max_batch < 1 || max_batch > 65536)
         return wt_fail(WT_ERR_SHAPE, "wt_net_plan: max_batch %d is not in 1..65536", max_batch);
+    for (int i = 0; i < net->n_nodes; i++) {
+        const wt_node* nd = &net->nodes[i];
+        uint64_t floats = (uint64_t)max_batch * node_elems(nd);
+        if (floats > PLAN_MAX_BUFFER_FLOATS)
+            return wt_fail(WT_ERR_OUT_OF_MEMORY,
+                           "wt_net_plan: batch %d of node %d (%dx%dx%d) is %llu MB, more than one buffer can hold "
+                           "here; try a smaller batch",
+                           max_batch, i, nd->h, nd->w, nd->c, (unsigned long long)((floats * 4) >> 20));
+    }
     free_plan(net);
     int n = net->n_nodes;
 
@@ -700,20 +709,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     int n_grad = 0;
     for (int i = 0; i < n; i++) {
         const wt_node* nd = &net->nodes[i];
-        uint64_t floats = (uint64_t)max_batch * node_elems(nd);
-        if (floats > PLAN_MAX_BUFFER_FLOATS) {
-            free(persist);
-            free(end);
-            free(last_use);
-            free(needs_grad);
-            free(act_bufs);
-            free(grad_bufs);
-            free(grad_slot);
-            return wt_fail(WT_ERR_OUT_OF_MEMORY,
-                           "wt_net_plan: batch %d of node %d (%dx%dx%d) is %llu MB, more than one buffer can hold "
-                           "here; try a smaller batch",
-                           max_batch, i, nd->h, nd->w, nd->c, (unsigned long long)((floats * 4) >> 20));
-        }
+        uint64_t floats = (uint64_t)max_batch * node_elems(nd); /* <= PLAN_MAX_BUFFER_FLOATS, checked above */
         uint64_t bytes = round_up64(floats, ALIGN_FLOATS) * sizeof(float);
         act_bufs[i] = (plan_buf){ owner[i] == i ? bytes : 0, i, end[i], 0 };
         grad_slot[i] = -1;
