@@ -61,6 +61,10 @@ void wt_linear_forward(wt_pool* pool, float* ws, float* out, const float* in, co
 void wt_linear_backward(wt_pool* pool, float* ws, float* d_in, float* d_weight, float* d_bias,
                         const float* d_out, const float* in, const float* weight,
                         const wt_linear_dims* d);
+/* out = relu6(in * weight + bias), clamped as the GEMM stores it: the same bits as wt_linear_forward
+ * then wt_relu6_forward, without the second pass over memory (inference-mode folding, net.c). */
+void wt_linear_forward_relu6(wt_pool* pool, float* ws, float* out, const float* in, const float* weight,
+                             const float* bias, const wt_linear_dims* d);
 
 /* ---------------------------------------------------------------------------------------------
  * Convolutions. out[n, oy, ox, :] reads in[n, oy*stride - pad_top + ky, ox*stride - pad_left + kx, :];
@@ -96,6 +100,10 @@ void wt_depthwise_forward(wt_pool* pool, float* ws, float* out, const float* in,
 void wt_depthwise_backward(wt_pool* pool, float* ws, float* d_in, float* d_weight, float* d_bias,
                            const float* d_out, const float* in, const float* weight,
                            const wt_conv_dims* d);
+/* relu6(depthwise): each output row is clamped right after it is computed, while it is in cache.
+ * The same bits as wt_depthwise_forward then wt_relu6_forward. */
+void wt_depthwise_forward_relu6(wt_pool* pool, float* ws, float* out, const float* in, const float* weight,
+                                const float* bias, const wt_conv_dims* d);
 
 /* ---------------------------------------------------------------------------------------------
  * Batch normalization over [rows, c].

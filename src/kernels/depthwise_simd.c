@@ -257,7 +257,23 @@ typedef struct dw_fwd_ctx {
     const float* weight;
     const float* bias;
     int ox_lo, ox_hi;
+    int relu6; /* clamp each output row to [0, 6] while it is still in cache */
 } dw_fwd_ctx;
+
+/* x < 0 ? 0 : (x > 6 ? 6 : x), the same lane ops as wt_relu6_forward, so the bits match it */
+static void relu6_row(float* y, size_t n) {
+    const v128_t zero = wasm_f32x4_splat(0.0f), six = wasm_f32x4_splat(6.0f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v128_t x = wasm_v128_load(y + i);
+        const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, zero));
+        wasm_v128_store(y + i, wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six)));
+    }
+    for (; i < n; i++) {
+        const float t = y[i] < 0.0f ? 0.0f : y[i];
+        y[i] = t > 6.0f ? 6.0f : t;
+    }
+}
 
 /* Output pixels [ox0, ox1) of a row whose taps are rows [ky0, ky1) and columns [kx0, kx1), the
  * same for all of them. */
@@ -310,6 +326,7 @@ static void dw_fwd_rows(void* arg, size_t begin, size_t end) {
             const int kx0 = imin(k_w, imax(0, -ix)), kx1 = imax(kx0, imin(k_w, d->in_w - ix));
             dw_fwd_span(x, out_row, in_img, iy_base, ky0, ky1, ox, ox + 1, kx0, kx1);
         }
+        if (x->relu6) relu6_row(out_row, (size_t)d->out_w * C);
     }
 }
 
@@ -332,12 +349,23 @@ size_t wt_depthwise_workspace_floats(const wt_conv_dims* d) {
     return dw_wgrad_n_chunks(d) * dw_wgrad_chunk_floats(d);
 }
 
+static void dw_forward(wt_pool* pool, float* out, const float* in, const float* weight, const float* bias,
+                       const wt_conv_dims* d, int relu6) {
+    dw_fwd_ctx x = {d, out, in, weight, bias, 0, 0, relu6};
+    interior_range(d->in_w, d->k_w, d->stride, d->pad_left, d->out_w, &x.ox_lo, &x.ox_hi);
+    wt_parallel_for(pool, (size_t)d->n * d->out_h, 1, dw_fwd_rows, &x);
+}
+
 void wt_depthwise_forward(wt_pool* pool, float* ws, float* out, const float* in, const float* weight,
                           const float* bias, const wt_conv_dims* d) {
     (void)ws;
-    dw_fwd_ctx x = {d, out, in, weight, bias, 0, 0};
-    interior_range(d->in_w, d->k_w, d->stride, d->pad_left, d->out_w, &x.ox_lo, &x.ox_hi);
-    wt_parallel_for(pool, (size_t)d->n * d->out_h, 1, dw_fwd_rows, &x);
+    dw_forward(pool, out, in, weight, bias, d, 0);
+}
+
+void wt_depthwise_forward_relu6(wt_pool* pool, float* ws, float* out, const float* in, const float* weight,
+                                const float* bias, const wt_conv_dims* d) {
+    (void)ws;
+    dw_forward(pool, out, in, weight, bias, d, 1);
 }
 
 /* ---------------------------------------------------------------------------------------------

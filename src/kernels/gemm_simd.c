@@ -24,9 +24,20 @@
 #define GEMM_KC 512            /* max k block: the A tile on the stack is GEMM_MR*GEMM_KC floats */
 #define GEMM_NC_FLOATS 65536   /* max packed B block of a unit (256 KB: a quarter of L2) */
 
-/* Fused-bias entry for wt_linear_forward (declared again there; not part of ops.h). */
+/* Fused-bias entries for wt_linear_forward(_relu6) (declared again there; not part of ops.h). The
+ * relu6 one clamps C to [0, 6] as the last k block stores it: an inference-mode conv -> batch norm
+ * -> ReLU6 folded into one GEMM (net.c) then writes its output once. */
 void wt_gemm_nn_bias(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
                      const float* B, int ldb, const float* bias, float* C, int ldc);
+void wt_gemm_nn_bias_relu6(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
+                           const float* B, int ldb, const float* bias, float* C, int ldc);
+
+/* x < 0 ? 0 : (x > 6 ? 6 : x), the same lane ops as wt_relu6_forward, so the bits match it */
+static inline v128_t relu6_v(v128_t x) {
+    const v128_t six = wasm_f32x4_splat(6.0f);
+    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f)));
+    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
+}
 
 static const float zero_row[GEMM_NR];
 
@@ -100,8 +111,10 @@ size_t wt_gemm_workspace_floats(int M, int N, int K) {
 
 /* C[MR x NR] at c (row stride ldc) = init + sum_k a[k*sa + 0..MR) (x) b[k*sb + 0..NR): a and b are
  * packed panels (sa = MR, sb = NR) or, for tn, rows of A and B read in place (sa = lda, sb = ldb).
- * init = the row vector `row` broadcast to every row if row != NULL, else C's current values. */
-static void ukernel_4x8(int kc, const float* a, int sa, const float* b, int sb, float* c, int ldc, const float* row) {
+ * init = the row vector `row` broadcast to every row if row != NULL, else C's current values.
+ * clamp6: store relu6 of the sums. */
+static void ukernel_4x8(int kc, const float* a, int sa, const float* b, int sb, float* c, int ldc, const float* row,
+                        int clamp6) {
     v128_t c00, c01, c10, c11, c20, c21, c30, c31;
     if (row) {
         c00 = c10 = c20 = c30 = wasm_v128_load(row);
@@ -136,6 +149,10 @@ static void ukernel_4x8(int kc, const float* a, int sa, const float* b, int sb, 
         a += sa;
         b += sb;
     }
+    if (clamp6) {
+        c00 = relu6_v(c00); c01 = relu6_v(c01); c10 = relu6_v(c10); c11 = relu6_v(c11);
+        c20 = relu6_v(c20); c21 = relu6_v(c21); c30 = relu6_v(c30); c31 = relu6_v(c31);
+    }
     wasm_v128_store(c + 0 * (size_t)ldc, c00);
     wasm_v128_store(c + 0 * (size_t)ldc + 4, c01);
     wasm_v128_store(c + 1 * (size_t)ldc, c10);
@@ -156,6 +173,7 @@ typedef struct gemm_job {
     int ldc;
     const float* bias; /* added at initialization (first k block, !accumulate) or NULL */
     int accumulate;
+    int relu6; /* clamp C to [0, 6] when the last k block stores it */
     int trans_a, trans_b;
     float* ws;
     gemm_plan p;
@@ -293,6 +311,7 @@ static void units_range(void* ctx, size_t begin, size_t end) {
             else if (p1 * GEMM_NR > g->N) /* only the edge panel */
                 pack_b(g, kb, kc, p1 - 1, p1, bpack + (size_t)(p1 - 1 - p0) * kc * GEMM_NR);
             const int first = b == 0 && !g->accumulate;
+            const int clamp6 = g->relu6 && b == p->nkb - 1;
             for (int ti = t0; ti < t1; ti++) {
                 const int i0 = ti * GEMM_MR;
                 const int mr = g->M - i0 < GEMM_MR ? g->M - i0 : GEMM_MR;
@@ -315,7 +334,8 @@ static void units_range(void* ctx, size_t begin, size_t end) {
                     }
                     float* c = g->C + (size_t)i0 * g->ldc + j0;
                     if (mr == GEMM_MR && nr == GEMM_NR) {
-                        ukernel_4x8(kc, ap, sa, bp, sb, c, g->ldc, first ? (g->bias ? g->bias + j0 : zero_row) : NULL);
+                        ukernel_4x8(kc, ap, sa, bp, sb, c, g->ldc, first ? (g->bias ? g->bias + j0 : zero_row) : NULL,
+                                    clamp6);
                         continue;
                     }
                     /* edge tile: through a full-size buffer, same arithmetic */
@@ -328,7 +348,7 @@ static void units_range(void* ctx, size_t begin, size_t end) {
                         for (int r = 0; r < mr; r++)
                             for (int j = 0; j < nr; j++) tile[r * GEMM_NR + j] = c[(size_t)r * g->ldc + j];
                     }
-                    ukernel_4x8(kc, ap, sa, bp, sb, tile, GEMM_NR, row);
+                    ukernel_4x8(kc, ap, sa, bp, sb, tile, GEMM_NR, row, clamp6);
                     for (int r = 0; r < mr; r++)
                         for (int j = 0; j < nr; j++) c[(size_t)r * g->ldc + j] = tile[r * GEMM_NR + j];
                 }
@@ -339,12 +359,15 @@ static void units_range(void* ctx, size_t begin, size_t end) {
 
 static void gemm_run(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda, int trans_a,
                      const float* B, int ldb, int trans_b, const float* bias, float* C, int ldc,
-                     int accumulate) {
+                     int accumulate, int relu6) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (accumulate) return;
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = bias ? bias[j] : 0.0f;
+            for (int j = 0; j < N; j++) {
+                const float v = bias ? bias[j] : 0.0f;
+                C[(size_t)i * ldc + j] = relu6 ? (v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v) : v;
+            }
         return;
     }
     gemm_job g;
@@ -354,6 +377,7 @@ static void gemm_run(wt_pool* pool, float* ws, int M, int N, int K, const float*
     g.C = C; g.ldc = ldc;
     g.bias = bias;
     g.accumulate = accumulate;
+    g.relu6 = relu6;
     g.ws = ws;
     int threads = wt_pool_threads(pool);
     g.p = make_plan(M, N, K, trans_a, trans_b, threads < GEMM_MAX_UNITS ? threads : GEMM_MAX_UNITS);
@@ -362,20 +386,25 @@ static void gemm_run(wt_pool* pool, float* ws, int M, int N, int K, const float*
 
 void wt_gemm_nn(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda, const float* B,
                 int ldb, float* C, int ldc, int accumulate) {
-    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 0, NULL, C, ldc, accumulate);
+    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 0, NULL, C, ldc, accumulate, 0);
 }
 
 void wt_gemm_nt(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda, const float* B,
                 int ldb, float* C, int ldc, int accumulate) {
-    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 1, NULL, C, ldc, accumulate);
+    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 1, NULL, C, ldc, accumulate, 0);
 }
 
 void wt_gemm_tn(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda, const float* B,
                 int ldb, float* C, int ldc, int accumulate) {
-    gemm_run(pool, ws, M, N, K, A, lda, 1, B, ldb, 0, NULL, C, ldc, accumulate);
+    gemm_run(pool, ws, M, N, K, A, lda, 1, B, ldb, 0, NULL, C, ldc, accumulate, 0);
 }
 
 void wt_gemm_nn_bias(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
                      const float* B, int ldb, const float* bias, float* C, int ldc) {
-    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 0, bias, C, ldc, 0);
+    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 0, bias, C, ldc, 0, 0);
+}
+
+void wt_gemm_nn_bias_relu6(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
+                           const float* B, int ldb, const float* bias, float* C, int ldc) {
+    gemm_run(pool, ws, M, N, K, A, lda, 0, B, ldb, 0, bias, C, ldc, 0, 1);
 }

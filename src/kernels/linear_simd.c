@@ -10,6 +10,8 @@
  * (bias may be NULL). Internal to the linear op, so not in ops.h. */
 void wt_gemm_nn_bias(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
                      const float* B, int ldb, const float* bias, float* C, int ldc);
+void wt_gemm_nn_bias_relu6(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
+                           const float* B, int ldb, const float* bias, float* C, int ldc);
 
 /* The three GEMMs' workspaces share one buffer (they run one after another). */
 size_t wt_linear_workspace_floats(const wt_linear_dims* d) {
@@ -24,6 +26,12 @@ void wt_linear_forward(wt_pool* pool, float* ws, float* out, const float* in, co
                        const float* bias, const wt_linear_dims* d) {
     wt_gemm_nn_bias(pool, ws, d->rows, d->out_c, d->in_c, in, d->in_c, weight, d->out_c, bias, out,
                     d->out_c);
+}
+
+void wt_linear_forward_relu6(wt_pool* pool, float* ws, float* out, const float* in, const float* weight,
+                             const float* bias, const wt_linear_dims* d) {
+    wt_gemm_nn_bias_relu6(pool, ws, d->rows, d->out_c, d->in_c, in, d->in_c, weight, d->out_c, bias, out,
+                          d->out_c);
 }
 
 typedef struct bias_job {

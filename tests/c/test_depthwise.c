@@ -99,6 +99,14 @@ static void check_case(const wt_conv_dims* d, wt_rng* rng, int dyadic) {
             CHECK(wt_bit_equal(other, fast, n_out), "%s bias=%d forward differs with %d threads", tag,
                   with_bias, p);
         }
+        /* with the ReLU6 clamp (inference-mode folding): the bits of forward then relu6 */
+        wt_relu6_forward_ref(fast, fast, n_out);
+        for (int p = 0; p < 4; p++) {
+            fill_nan(other, n_out);
+            wt_depthwise_forward_relu6(pools[p], ws, other, in, w, bias, d);
+            CHECK(wt_bit_equal(other, fast, n_out), "%s bias=%d forward+relu6 (pool %d) differs from forward then relu6",
+                  tag, with_bias, p);
+        }
         free(ref);
         free(fast);
         free(other);

@@ -266,6 +266,16 @@ static void test_linear_vs_ref(void) {
         wt_linear_forward(NULL, l.ws, out1, l.in, l.w, l.bias, d);
         wt_linear_forward(p3, l.ws, l.out, l.in, l.w, l.bias, d);
         CHECK(wt_bit_equal(out1, l.out, n_out), "linear fwd %dx%d->%d: 3 threads differ from serial", d->rows, d->in_c, d->out_c);
+        /* the ReLU6 epilogue (inference-mode folding): the bits of forward then relu6, any thread count,
+         * also when K spans several k blocks (only the last one clamps) */
+        wt_relu6_forward_ref(out1, out1, n_out);
+        wt_pool* pools3[3] = {NULL, pool, p3};
+        for (int t = 0; t < 3; t++) {
+            for (size_t i = 0; i < n_out; i++) l.out[i] = NAN;
+            wt_linear_forward_relu6(pools3[t], l.ws, l.out, l.in, l.w, l.bias, d);
+            CHECK(wt_bit_equal(out1, l.out, n_out), "linear fwd+relu6 %dx%d->%d (pool %d) differs from forward then relu6",
+                  d->rows, d->in_c, d->out_c, t);
+        }
         memset(din_r, 0, n_in * sizeof(float)); memset(dw_r, 0, n_w * sizeof(float)); memset(db_r, 0, (size_t)d->out_c * sizeof(float));
         memset(din_f, 0, n_in * sizeof(float)); memset(dw_f, 0, n_w * sizeof(float)); memset(db_f, 0, (size_t)d->out_c * sizeof(float));
         wt_linear_backward(NULL, l.ws, din_r, dw_r, db_r, l.dout, l.in, l.w, d);
