@@ -200,7 +200,10 @@ wt_status wt_net_plan(wt_net* net, int max_batch);
  * (the net's outputs), nodes marked with wt_net_keep_output, and inputs of layers that
  * back-propagate; wt_net_read_output and wt_net_add_output_grad on other nodes are WT_ERR_STATE.
  * Both take effect at the next wt_net_plan. An inference plan of MobileNet v2 then needs a few
- * layers' worth of activations instead of all of them. */
+ * layers' worth of activations instead of all of them. Memory saving also folds every frozen
+ * convolution -> frozen batch norm (-> ReLU6) that nothing below a trainable layer feeds and whose
+ * outputs are not kept into one convolution (the batch norm in its weights and bias, the clamp as it
+ * stores): the same results up to float rounding, without two passes over memory per layer. */
 wt_status wt_net_set_memory_saving(wt_net* net, int save);
 wt_status wt_net_keep_output(wt_net* net, int node, int keep);
 /* Bytes allocated by the plan (parameters, gradients, activations, scratch). */

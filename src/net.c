@@ -108,7 +108,8 @@ static float* param_grad(wt_net* net, const wt_node* nd, wt_param_kind kind) {
 static void free_plan(wt_net* net) {
     free(net->act_arena);
     free(net->grad_arena);
-    net->act_arena = net->grad_arena = NULL;
+    free(net->fold_arena);
+    net->act_arena = net->grad_arena = net->fold_arena = NULL;
     net->ws = NULL;
     net->ws_floats = 0;
     net->planned_bytes = 0;
@@ -116,6 +117,8 @@ static void free_plan(wt_net* net) {
         wt_node* nd = &net->nodes[i];
         nd->out = nd->d_out = nd->save_mean = nd->save_invstd = NULL;
         nd->keep = NULL;
+        nd->fold_weight = nd->fold_bias = NULL; /* they point into fold_arena */
+        nd->fold_span = 0;
     }
     for (int i = 0; i < net->n_params; i++) net->params[i].grad = NULL;
     net->planned = 0;
@@ -600,6 +603,81 @@ static uint64_t place_buffers(plan_buf* bufs, int n) {
     return total;
 }
 
+/* Inference-mode folding (the XNNPACK / TFLite converter rewrite, done at plan time): a convolution
+ * whose output only a batch norm reads, neither of them trained nor below anything trained
+ * (!needs_grad), runs as one convolution with the batch norm folded into its weights and bias; when
+ * only a ReLU6 reads the batch norm, the convolution clamps as it stores too. That saves the batch
+ * norm's and the ReLU6's passes over memory, which on the small MobileNets cost as much as the
+ * depthwise convolutions and scale worst over threads (bandwidth-bound). Only under memory saving,
+ * where the skipped outputs are not readable anyway, and never for kept outputs. Marks the groups
+ * and returns the floats their folded copies need (placed in fold_arena by the caller, filled on
+ * first use by fold_weights), or UINT64_MAX if out of memory. */
+static uint64_t plan_folds(wt_net* net, const char* needs_grad) {
+    uint64_t floats = 0;
+    for (int i = 0; i < net->n_nodes; i++) net->nodes[i].fold_span = 0;
+    if (!net->save_memory) return 0;
+    int n = net->n_nodes;
+    int* readers = (int*)calloc((size_t)n, sizeof(int));
+    if (!readers) return UINT64_MAX;
+    for (int j = 1; j < n; j++) {
+        const wt_node* nd = &net->nodes[j];
+        readers[nd->desc.input]++;
+        if (wt_layer_has_input2(nd->desc.type)) readers[nd->desc.input2]++;
+    }
+    for (int i = 1; i + 1 < n; i++) {
+        wt_node* nd = &net->nodes[i];
+        const wt_node* bn = nd + 1;
+        if ((nd->desc.type != WT_LAYER_CONV2D && nd->desc.type != WT_LAYER_DEPTHWISE) || needs_grad[i] ||
+            nd->keep_output || readers[i] != 1 || bn->desc.type != WT_LAYER_BATCHNORM || bn->desc.input != i ||
+            needs_grad[i + 1] || bn->trainable)
+            continue;
+        const wt_param* w = node_param(net, nd, WT_PARAM_WEIGHT);
+        if (!w) continue;
+        int span = 2;
+        if (i + 2 < n && nd[2].desc.type == WT_LAYER_RELU6 && nd[2].desc.input == i + 1 && readers[i + 1] == 1 &&
+            !bn->keep_output)
+            span = 3;
+        nd->fold_span = span;
+        nd->fold_version = net->weights_version - 1; /* stale: filled on first use */
+        nd->out_shared = 1;
+        if (span == 3) net->nodes[i + 1].out_shared = 1;
+        floats += round_up64(w->count, ALIGN_FLOATS) + round_up64((uint64_t)nd->c, ALIGN_FLOATS);
+        i += span - 1;
+    }
+    free(readers);
+    return floats;
+}
+
+/* Fills a folded group's weights and bias from the convolution's and the batch norm's current
+ * parameters: w' = w * s, b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps), per output
+ * channel (the last axis of every convolution weight layout here), in double. Folded values beyond
+ * FOLD_MAX (real nets stay below ~1e3; weights that blew up in a diverged training run do not) or
+ * not finite leave the group unfolded: scaling before the sum instead of after it would overflow
+ * such weights into inf - inf = NaN where the layers run one by one stay finite. */
+#define FOLD_MAX 1e20f
+static void fold_weights(wt_net* net, wt_node* nd) {
+    const wt_node* bn = nd + 1;
+    const wt_param* wp = node_param(net, nd, WT_PARAM_WEIGHT);
+    const float* bias = param_data(net, nd, WT_PARAM_BIAS);
+    const float* gamma = param_data(net, bn, WT_PARAM_GAMMA);
+    const float* beta = param_data(net, bn, WT_PARAM_BETA);
+    const float* mean = param_data(net, bn, WT_PARAM_MOVING_MEAN);
+    const float* var = param_data(net, bn, WT_PARAM_MOVING_VARIANCE);
+    const size_t c = (size_t)nd->c;
+    int finite = 1;
+    for (size_t o = 0; o < c; o++) {
+        const double scale = (double)gamma[o] / sqrt((double)var[o] + bn->desc.bn_epsilon);
+        nd->fold_bias[o] = (float)(((bias ? (double)bias[o] : 0.0) - mean[o]) * scale + beta[o]);
+        finite &= fabsf(nd->fold_bias[o]) <= FOLD_MAX;
+        for (size_t k = o; k < wp->count; k += c) {
+            nd->fold_weight[k] = (float)(wp->data[k] * scale);
+            finite &= fabsf(nd->fold_weight[k]) <= FOLD_MAX;
+        }
+    }
+    nd->fold_ok = finite;
+    nd->fold_version = net->weights_version;
+}
+
 wt_status wt_net_plan(wt_net* net, int max_batch) {
     if (!net) return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_plan: net is NULL");
     if (max_batch < 1 || max_batch > 65536)
@@ -741,15 +819,28 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
         free(grad_slot);
         return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
     }
+    uint64_t fold_floats = plan_folds(net, needs_grad);
+    if (fold_floats == UINT64_MAX) {
+        free(needs_grad);
+        free(act_bufs);
+        free(grad_bufs);
+        free(grad_slot);
+        free_plan(net);
+        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
+    }
     uint64_t act_total = act_pool + (small + ws) * sizeof(float) + mask_bytes;
     uint64_t grad_total = grad_pool + param_grads * sizeof(float);
     /* each arena is at most 1/4 of the address space, so that sizes and offsets fit a size_t */
     int too_large = act_total > (uint64_t)SIZE_MAX / 4 || grad_total > (uint64_t)SIZE_MAX / 4;
     size_t act_bytes = too_large ? 0 : (size_t)act_total;
     size_t grad_bytes = too_large ? 0 : (size_t)grad_total;
+    /* the folded copies get their own block, so the arenas keep the sizes they have without folding
+     * (and the heap the same shape over repeated plans) */
+    too_large |= fold_floats > (uint64_t)SIZE_MAX / 4 / sizeof(float);
+    net->fold_arena = too_large || !fold_floats ? NULL : aligned_alloc(64, round_up((size_t)fold_floats * sizeof(float), 64));
     net->act_arena = too_large ? NULL : aligned_alloc(64, round_up(act_bytes ? act_bytes : 64, 64));
     net->grad_arena = grad_bytes ? aligned_alloc(64, round_up(grad_bytes, 64)) : NULL;
-    if (!net->act_arena || (grad_bytes && !net->grad_arena)) {
+    if (!net->act_arena || (grad_bytes && !net->grad_arena) || (fold_floats && !net->fold_arena)) {
         free(needs_grad);
         free(act_bufs);
         free(grad_bufs);
@@ -782,6 +873,15 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     net->ws = a;
     net->ws_floats = ws;
     a += ws;
+    float* f = (float*)net->fold_arena;
+    for (int i = 0; i < n; i++) { /* folded copies (plan_folds) */
+        wt_node* nd = &net->nodes[i];
+        if (!nd->fold_span) continue;
+        nd->fold_weight = f;
+        f += round_up(node_param(net, nd, WT_PARAM_WEIGHT)->count, ALIGN_FLOATS);
+        nd->fold_bias = f;
+        f += round_up((size_t)nd->c, ALIGN_FLOATS);
+    }
     uint8_t* m = (uint8_t*)a;
     for (int i = 0; i < n; i++) {
         wt_node* nd = &net->nodes[i];
@@ -805,7 +905,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     net->max_batch = max_batch;
     net->planned = 1;
     net->plan_generation++;
-    net->planned_bytes = act_bytes + grad_bytes;
+    net->planned_bytes = act_bytes + grad_bytes + (size_t)fold_floats * sizeof(float);
     return WT_OK;
 }
 
@@ -971,12 +1071,43 @@ static void concat_backward(float* dx1, float* dx2, const float* dy, int rows, i
     }
 }
 
-/* Runs node nd's forward pass, and the next node's too when it fuses with it (a ReLU6 reading a
- * batch norm on stored statistics, up to node `last`). Returns how many nodes it ran. */
+/* A folded group (plan_folds): the convolution with the folded weights writes the group's last
+ * output. Returns how many nodes it ran. */
+static int forward_folded(wt_net* net, wt_node* nd, int batch) {
+    wt_pool* pool = net->ctx->pool;
+    const wt_node* in = &net->nodes[nd->desc.input];
+    const int span = nd->fold_span;
+    float* out = nd[span - 1].out;
+    for (int k = 0; k < span; k++) nd[k].used_batch_stats = nd[k].used_dropout = 0;
+    if (nd->desc.type == WT_LAYER_DEPTHWISE) {
+        wt_conv_dims cd = conv_dims(net, nd, batch);
+        if (span == 3) wt_depthwise_forward_relu6(pool, net->ws, out, in->out, nd->fold_weight, nd->fold_bias, &cd);
+        else wt_depthwise_forward(pool, net->ws, out, in->out, nd->fold_weight, nd->fold_bias, &cd);
+    } else if (is_pointwise(nd)) {
+        wt_linear_dims ld = linear_dims(net, nd, batch);
+        if (span == 3) wt_linear_forward_relu6(pool, net->ws, out, in->out, nd->fold_weight, nd->fold_bias, &ld);
+        else wt_linear_forward(pool, net->ws, out, in->out, nd->fold_weight, nd->fold_bias, &ld);
+    } else { /* the stem: one layer, so the clamp stays a separate pass */
+        wt_conv_dims cd = conv_dims(net, nd, batch);
+        wt_conv2d_forward(pool, net->ws, out, in->out, nd->fold_weight, nd->fold_bias, &cd);
+        if (span == 3) wt_relu6_forward(pool, out, out, (size_t)batch * node_elems(nd));
+    }
+    return span;
+}
+
+/* Runs node nd's forward pass, and the next nodes' too when it fuses with them (a folded group, see
+ * plan_folds; a ReLU6 reading a batch norm on stored statistics), up to node `last`. Returns how
+ * many nodes it ran. */
 static int forward_node(wt_net* net, wt_node* nd, int batch, int training, int last) {
     wt_pool* pool = net->ctx->pool;
     const wt_node* in = &net->nodes[nd->desc.input];
     size_t n_out = (size_t)batch * node_elems(nd);
+    const int self = (int)(nd - net->nodes);
+    /* not when a pass stops inside the group, or AdaBN measures the batch norm's input */
+    if (nd->fold_span && self + nd->fold_span - 1 <= last && net->adabn_node != self + 1) {
+        if (nd->fold_version != net->weights_version) fold_weights(net, nd);
+        if (nd->fold_ok) return forward_folded(net, nd, batch);
+    }
     nd->used_batch_stats = 0;
     nd->used_dropout = 0;
     switch (nd->desc.type) {
@@ -1395,6 +1526,7 @@ wt_status wt_net_param_write(wt_net* net, int index, const float* src, size_t co
                 return wt_fail(WT_ERR_INVALID_ARGUMENT, "wt_net_param_write: '%s'[%zu] is negative", p->name, i);
     }
     memcpy(p->data, src, count * sizeof(float));
+    net->weights_version++;
     return WT_OK;
 }
 

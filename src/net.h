@@ -48,6 +48,14 @@ typedef struct wt_node {
     int in_place;        /* planned: the layer overwrites its input's buffer (memory saving) */
     int grad_zero_at;    /* planned: -1 = output and gradient buffers are the node's own; otherwise
                             they are shared, and the gradient is zeroed when backward reaches this node */
+    /* planned: inference-mode folding (net.c, plan_folds). fold_span 2: this frozen convolution and the
+     * frozen batch norm reading it run as one convolution with the batch norm folded into its weights
+     * and bias; 3: the ReLU6 after them too, clamped as the convolution stores. 0: not folded. */
+    int fold_span;
+    float* fold_weight;
+    float* fold_bias;
+    uint64_t fold_version; /* the net's weights_version the folded copies were made from */
+    int fold_ok;           /* 0: a folded value overflowed (huge weights); the layers run one by one */
 } wt_node;
 
 struct wt_net {
@@ -63,6 +71,7 @@ struct wt_net {
     int max_batch;
     void* act_arena;
     void* grad_arena;
+    void* fold_arena;    /* folded weights and biases of inference-mode groups (net.c, plan_folds) */
     float* ws;
     size_t ws_floats;
     size_t planned_bytes;
@@ -83,6 +92,8 @@ struct wt_net {
     double* adabn_sums;
     double adabn_rows;
     uint64_t forward_count;
+    uint64_t weights_version; /* bumped whenever parameters change outside an optimizer step (writes,
+                                 restores, AdaBN): folded copies older than it are remade */
 };
 
 #endif /* WT_NET_H */

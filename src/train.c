@@ -376,6 +376,7 @@ static void snapshot_params(wt_net* net, float* buf, int restore) {
         else memcpy(buf, p->data, p->count * sizeof(float));
         buf += p->count;
     }
+    if (restore) net->weights_version++;
 }
 
 wt_status wt_trainer_create(wt_net* net, int embedding_node, int logits_node, wt_dataset* ds,
@@ -696,6 +697,7 @@ static wt_status adabn_step(wt_trainer* tr, wt_train_progress* p) {
             mean[ch] = (float)(mean[ch] + m);
             var[ch] = (float)(v > 0.0 ? v : 0.0);
         }
+        net->weights_version++; /* folded copies of this batch norm are stale */
     }
     tr->adabn_done++;
     tr->adabn_images_done += n;

@@ -257,7 +257,7 @@ export class Engine {
         fail('WT_ERR_UNSUPPORTED', 'webtune: this model file is a backbone without a trained head; use it as { backbone } in createClassifier');
       }
       if (meta.embeddingNode < 1) fail('WT_ERR_UNSUPPORTED', 'webtune: this model file has no embedding node');
-      freezeAndPlan(this.core, net, PREDICT_BATCH);
+      freezeAndPlan(this.core, net, PREDICT_BATCH, meta.embeddingNode);
     } catch (e) {
       this.M._wt_net_destroy(net);
       throw e;
@@ -580,7 +580,7 @@ export class Engine {
         M._wt_trainer_destroy(trainer);
         trainer = 0;
       }
-      freezeAndPlan(this.core, net, PREDICT_BATCH);
+      freezeAndPlan(this.core, net, PREDICT_BATCH, b.meta.embeddingNode);
       // success: swap the new net in
       if (c.net) M._wt_net_destroy(c.net);
       c.net = net;
@@ -738,9 +738,14 @@ export class Engine {
   }
 }
 
-function freezeAndPlan(core, net, batch) {
+// A net for prediction: everything frozen, memory saving on (only the logits are read), the
+// embedding kept as training keeps it. A trained net and the same model loaded from a file then get
+// the same plan, so the same batch norms fold into their convolutions and both predict bit-identically.
+function freezeAndPlan(core, net, batch, embeddingNode) {
   const n = core.module._wt_net_node_count(net);
   for (let i = 1; i < n; i++) core.call('wt_net_set_trainable', net, i, 0);
+  core.call('wt_net_set_memory_saving', net, 1);
+  core.call('wt_net_keep_output', net, embeddingNode, 1);
   core.call('wt_net_plan', net, batch);
 }
 

@@ -8,7 +8,11 @@
  *   block weighted by sqrt(C / (2 C_i)), and finite-difference gradients through both branches
  * - gradient reversal flips and scales the gradient below it
  * - results are bit-identical for 1, 2 and 3 threads
- * - frozen layers: no gradient memory, weights and moving statistics bit-identical after training */
+ * - frozen layers: no gradient memory, weights and moving statistics bit-identical after training
+ * - inference-mode folding of frozen conv -> batch norm (-> ReLU6): the same outputs as the layers
+ *   run one by one, bit-identical over thread counts, and remade after a parameter write (this one
+ *   looks inside the net, through net.h, to see that the groups really were folded) */
+#include "net.h"
 #include "webtune.h"
 #include "wt_test.h"
 
@@ -458,6 +462,124 @@ static void test_freezing(void) {
     wt_context_destroy(ctx);
 }
 
+/* A MobileNet-like frozen backbone under a trainable head. Stem 3x3 -> BN -> ReLU6, depthwise -> BN
+ * -> ReLU6, pointwise 40 -> BN -> ReLU6 (its BN kept: only conv + BN fold), pointwise 600 -> BN
+ * -> ReLU6, pointwise 600 -> 8 (two GEMM k blocks) -> BN (no ReLU6), pooling, dense. */
+typedef struct fold_net {
+    wt_net* net;
+    int stem, dw, pw1, bn_pw1, pw2, pw3, bn_pw3, logits;
+} fold_net;
+
+static fold_net build_fold_net(wt_context* ctx, int save_memory) {
+    fold_net f = {0};
+    CHECK(wt_net_create(ctx, IN_H, IN_W, IN_C, &f.net) == WT_OK, "%s", wt_last_error());
+    wt_net* net = f.net;
+    int x = f.stem = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = 0, .out_channels = 6, .stride = 2 });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x });
+    x = f.dw = add(net, (wt_layer_desc){ .type = WT_LAYER_DEPTHWISE, .input = x, .use_bias = 1 });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x });
+    x = f.pw1 = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = x, .out_channels = 40, .kernel_h = 1, .kernel_w = 1 });
+    x = f.bn_pw1 = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x });
+    x = f.pw2 = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = x, .out_channels = 600, .kernel_h = 1, .kernel_w = 1 });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_RELU6, .input = x });
+    x = f.pw3 = add(net, (wt_layer_desc){ .type = WT_LAYER_CONV2D, .input = x, .out_channels = 8, .kernel_h = 1, .kernel_w = 1, .use_bias = 1 });
+    x = f.bn_pw3 = add(net, (wt_layer_desc){ .type = WT_LAYER_BATCHNORM, .input = x });
+    x = add(net, (wt_layer_desc){ .type = WT_LAYER_GLOBAL_AVG_POOL, .input = x });
+    x = f.logits = add(net, (wt_layer_desc){ .type = WT_LAYER_DENSE, .input = x, .out_channels = CLASSES, .use_bias = 1 });
+    for (int node = 1; node < f.logits; node++) wt_net_set_trainable(net, node, 0);
+    wt_net_set_memory_saving(net, save_memory);
+    wt_net_keep_output(net, f.bn_pw1, 1);
+    CHECK(wt_net_plan(net, BATCH) == WT_OK, "%s", wt_last_error());
+    wt_rng rng = { 21 };
+    for (int i = 0; i < wt_net_param_count(net); i++) {
+        wt_param_info info;
+        wt_net_param_info(net, i, &info);
+        float* v = wt_test_alloc(info.count);
+        for (size_t j = 0; j < info.count; j++) {
+            switch (info.kind) {
+            case WT_PARAM_GAMMA: v[j] = wt_rng_uniform(&rng, 0.5f, 1.5f); break;
+            case WT_PARAM_BETA: v[j] = wt_rng_uniform(&rng, -0.5f, 1.5f); break;
+            case WT_PARAM_MOVING_MEAN: v[j] = wt_rng_uniform(&rng, -0.3f, 0.3f); break;
+            case WT_PARAM_MOVING_VARIANCE: v[j] = wt_rng_uniform(&rng, 0.05f, 2.0f); break;
+            case WT_PARAM_BIAS: v[j] = wt_rng_uniform(&rng, -0.5f, 0.5f); break;
+            default: v[j] = wt_rng_uniform(&rng, -0.6f, 0.6f); break;
+            }
+        }
+        wt_net_param_write(net, i, v, info.count);
+        free(v);
+    }
+    return f;
+}
+
+/* Forward (training flag as given) and read the logits and the kept batch norm's output. */
+static void fold_forward(fold_net* f, int training, float* logits, float* kept, size_t n_kept) {
+    CHECK(wt_net_forward(f->net, input, BATCH, training) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(f->net, f->logits, logits, BATCH * CLASSES) == WT_OK, "%s", wt_last_error());
+    CHECK(wt_net_read_output(f->net, f->bn_pw1, kept, n_kept) == WT_OK, "%s", wt_last_error());
+}
+
+static void test_folding(void) {
+    wt_context *ctx1, *ctx3;
+    wt_context_create(&(wt_context_desc){ .n_threads = 1, .seed = 3 }, &ctx1);
+    wt_context_create(&(wt_context_desc){ .n_threads = 3, .seed = 3 }, &ctx3);
+    fold_net ref = build_fold_net(ctx1, 0); /* memory saving off: every layer runs on its own */
+    fold_net fold = build_fold_net(ctx1, 1);
+    fold_net fold3 = build_fold_net(ctx3, 1);
+    const wt_node* nodes = fold.net->nodes;
+    CHECK(nodes[fold.stem].fold_span == 3 && nodes[fold.dw].fold_span == 3 && nodes[fold.pw2].fold_span == 3,
+          "conv -> BN -> ReLU6 should fold as three (spans %d %d %d)", nodes[fold.stem].fold_span,
+          nodes[fold.dw].fold_span, nodes[fold.pw2].fold_span);
+    CHECK(nodes[fold.pw1].fold_span == 2, "a kept batch norm folds with its conv only (span %d)", nodes[fold.pw1].fold_span);
+    CHECK(nodes[fold.pw3].fold_span == 2, "conv -> BN without ReLU6 folds as two (span %d)", nodes[fold.pw3].fold_span);
+    for (int node = 1; node < ref.logits; node++)
+        CHECK(ref.net->nodes[node].fold_span == 0, "nothing folds without memory saving (node %d)", node);
+
+    const size_t n_kept = (size_t)BATCH * nodes[fold.bn_pw1].h * nodes[fold.bn_pw1].w * nodes[fold.bn_pw1].c;
+    float *l_ref = wt_test_alloc(BATCH * CLASSES), *l_fold = wt_test_alloc(BATCH * CLASSES),
+          *l_fold3 = wt_test_alloc(BATCH * CLASSES);
+    float *k_ref = wt_test_alloc(n_kept), *k_fold = wt_test_alloc(n_kept), *k_fold3 = wt_test_alloc(n_kept);
+    for (int round = 0; round < 2; round++) {
+        for (int training = 0; training <= 1; training++) {
+            fold_forward(&ref, training, l_ref, k_ref, n_kept);
+            fold_forward(&fold, training, l_fold, k_fold, n_kept);
+            fold_forward(&fold3, training, l_fold3, k_fold3, n_kept);
+            double e = wt_max_rel_err(l_fold, l_ref, BATCH * CLASSES, 1e-2);
+            double ek = wt_max_rel_err(k_fold, k_ref, n_kept, 1e-2);
+            /* rounding only: folding rounds w * scale once more, and (x - mean) cancels in the unfolded
+             * order; a stale fold (round 1) would be off by ~0.1 */
+            CHECK(e < 1e-4 && ek < 1e-4, "round %d training %d: folded logits off by %g, kept output by %g", round,
+                  training, e, ek);
+            CHECK(wt_bit_equal(l_fold, l_fold3, BATCH * CLASSES) && wt_bit_equal(k_fold, k_fold3, n_kept),
+                  "round %d training %d: folded outputs differ between 1 and 3 threads", round, training);
+        }
+        /* new statistics for every batch norm (as AdaBN or loading would write them): the folded
+         * copies must follow */
+        for (int i = 0; i < wt_net_param_count(ref.net); i++) {
+            wt_param_info info;
+            wt_net_param_info(ref.net, i, &info);
+            if (info.kind != WT_PARAM_MOVING_MEAN) continue;
+            float* v = wt_test_alloc(info.count);
+            wt_net_param_read(ref.net, i, v, info.count);
+            for (size_t j = 0; j < info.count; j++) v[j] += 0.25f;
+            wt_net_param_write(ref.net, i, v, info.count);
+            wt_net_param_write(fold.net, i, v, info.count);
+            wt_net_param_write(fold3.net, i, v, info.count);
+            free(v);
+        }
+    }
+    free(l_ref); free(l_fold); free(l_fold3);
+    free(k_ref); free(k_fold); free(k_fold3);
+    wt_net_destroy(ref.net);
+    wt_net_destroy(fold.net);
+    wt_net_destroy(fold3.net);
+    wt_context_destroy(ctx1);
+    wt_context_destroy(ctx3);
+}
+
 int main(void) {
     wt_rng rng = { 42 };
     wt_rng_fill(&rng, input, sizeof input / sizeof input[0], -1.0f, 1.0f);
@@ -467,5 +589,6 @@ int main(void) {
     test_dropout_in_net();
     test_thread_invariance();
     test_freezing();
+    test_folding();
     return wt_test_summary();
 }
