@@ -56,7 +56,8 @@ enum {
     OP_CONV_FWD = 6, OP_CONV_BWD = 7, OP_CONV_BWD_WEIGHT = 8,
     OP_BN_FROZEN_FWD = 9, OP_BN_FROZEN_BWD = 10, OP_BN_TRAIN_FWD = 11, OP_BN_TRAIN_BWD = 12,
     OP_RELU6_FWD = 13, OP_RELU6_BWD = 14, OP_ADD = 15, OP_AXPY = 16, OP_MEMSET = 17,
-    OP_BN_RELU6_FWD = 18, OP_ZERO = 19 /* fused frozen BN + ReLU6 forward; zeroing split over the pool */
+    OP_BN_RELU6_FWD = 18, OP_ZERO = 19, /* fused frozen BN + ReLU6 forward; zeroing split over the pool */
+    OP_LINEAR_FWD_RELU6 = 20, OP_DW_FWD_RELU6 = 21 /* folded conv -> BN -> ReLU6 (net.c plan_folds) */
 };
 
 static void zero_range(void* ctx, size_t begin, size_t end) {
@@ -99,6 +100,8 @@ static void run_op(int op, wt_pool* p, kbufs* k) {
     case OP_MEMSET: memset(k->dy, 0, k->n_out * sizeof(float)); break;
     case OP_BN_RELU6_FWD: wt_batchnorm_relu6_forward_frozen(p, k->y, k->y, k->x, k->g, k->b, k->m, k->v, &k->bd); break;
     case OP_ZERO: wt_parallel_for(p, k->n_out, 16384, zero_range, k->dy); break; /* as net.c zeroes */
+    case OP_LINEAR_FWD_RELU6: wt_linear_forward_relu6(p, k->ws, k->y, k->x, k->w, k->b, &k->ld); break;
+    case OP_DW_FWD_RELU6: wt_depthwise_forward_relu6(p, k->ws, k->y, k->x, k->w, k->b, &k->cd); break;
     }
 }
 
@@ -116,7 +119,7 @@ static float* fill_new(size_t n, uint32_t seed, float lo, float hi) {
 EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in_h, int in_w, int in_c, int out_h,
                                               int out_w, int out_c, int k, int stride, int pad_top, int pad_left,
                                               double seconds) {
-    if (op < 0 || op > OP_ZERO || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
+    if (op < 0 || op > OP_DW_FWD_RELU6 || n < 1 || in_h < 1 || in_w < 1 || in_c < 1 || out_h < 1 || out_w < 1 || out_c < 1)
         return -1.0;
     wt_pool* pool = pool_for(threads);
     kbufs b;
@@ -129,10 +132,10 @@ EMSCRIPTEN_KEEPALIVE double wtjs_bench_kernel(int op, int threads, int n, int in
     b.n_in = (size_t)n * in_h * in_w * in_c;
     b.n_out = (size_t)n * out_h * out_w * out_c;
     size_t n_w = 0, n_ws = 0;
-    if (op <= OP_LINEAR_BWD_WEIGHT) {
+    if (op <= OP_LINEAR_BWD_WEIGHT || op == OP_LINEAR_FWD_RELU6) {
         n_w = (size_t)in_c * out_c;
         n_ws = wt_linear_workspace_floats(&b.ld);
-    } else if (op <= OP_DW_BWD_WEIGHT) {
+    } else if (op <= OP_DW_BWD_WEIGHT || op == OP_DW_FWD_RELU6) {
         n_w = (size_t)k * k * in_c;
         n_ws = wt_depthwise_workspace_floats(&b.cd);
     } else if (op <= OP_CONV_BWD_WEIGHT) {

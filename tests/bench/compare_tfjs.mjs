@@ -241,6 +241,7 @@ const OP = {
   LINEAR_FWD: 0, LINEAR_BWD_DATA: 1, LINEAR_BWD_WEIGHT: 2, DW_FWD: 3, DW_BWD: 4, DW_BWD_WEIGHT: 5,
   CONV_FWD: 6, CONV_BWD: 7, CONV_BWD_WEIGHT: 8, BN_FROZEN_FWD: 9, BN_FROZEN_BWD: 10,
   RELU6_FWD: 13, RELU6_BWD: 14, ADD: 15, AXPY: 16, MEMSET: 17, BN_RELU6_FWD: 18, ZERO: 19,
+  LINEAR_FWD_RELU6: 20, DW_FWD_RELU6: 21,
 };
 
 /** The kernel calls webtune makes for one forward (+ backward) pass over the model's layers. */
@@ -259,6 +260,18 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
     if ((cls === 'Activation' || cls === 'ReLU') && ins.length === 1 && byName.get(ins[0])?.getClassName() === 'BatchNormalization') fusedRelu.add(l.name);
   }
   const fusedBn = new Set([...fusedRelu].map((n) => inputsOf(byName.get(n))[0]));
+  // Inference-mode folding (net.c, plan_folds; the nets here plan with memory saving on): a
+  // convolution read only by a batch norm, neither trained nor above anything trained, runs with the
+  // batch norm folded in, and clamps as it stores when only a ReLU6 reads that batch norm. Folded
+  // batch norms and ReLU6s run no kernel of their own.
+  const readers = new Map();
+  for (const l of model.layers) for (const n of inputsOf(l)) readers.set(n, [...(readers.get(n) ?? []), l]);
+  const soleReader = (name, cls) => {
+    const r = readers.get(name) ?? [];
+    return r.length === 1 && cls.includes(r[0].getClassName()) ? r[0] : null;
+  };
+  const folded = new Set(); // batch norms and ReLU6s folded into their convolution
+  const clamps = new Set(); // convolutions that clamp as they store
   for (const l of model.layers) {
     const cls = l.getClassName();
     const ins = inputsOf(l);
@@ -266,6 +279,16 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
     const tr = !!trainable && hasParams && trainable.has(l.name);
     const inNeeds = ins.some((n) => needsGrad.get(n));
     needsGrad.set(l.name, tr || inNeeds);
+    const bn = (cls === 'Conv2D' || cls === 'DepthwiseConv2D') && !needsGrad.get(l.name) ? soleReader(l.name, ['BatchNormalization']) : null;
+    if (bn && !(trainable && trainable.has(bn.name))) {
+      folded.add(bn.name);
+      const relu = soleReader(bn.name, ['Activation', 'ReLU']);
+      if (relu) {
+        folded.add(relu.name);
+        clamps.add(l.name);
+      }
+    }
+    if (folded.has(l.name)) continue;
     if (cls === 'InputLayer' || cls === 'ZeroPadding2D' || cls === 'GlobalAveragePooling2D' || cls === 'Dense') continue;
     let src = byName.get(ins[0]);
     let [ih, iw, ic] = shapeOf(src.outputShape);
@@ -286,18 +309,19 @@ function kernelCalls(model, batch, trainable /* Set or null (inference) */) {
     if (cls === 'Conv2D' && l.kernelSize[0] === 1 && l.strides[0] === 1) {
       const d = [batch, ih, iw, ic, oh, ow, oc, 1, 1, 0, 0];
       const f = 2 * batch * ih * iw * ic * oc;
-      push('pointwise fwd', OP.LINEAR_FWD, d, f);
+      push('pointwise fwd', clamps.has(l.name) ? OP.LINEAR_FWD_RELU6 : OP.LINEAR_FWD, d, f);
       if (back && tr) push('pointwise bwd-weight', OP.LINEAR_BWD_WEIGHT, d, f);
       if (dIn) push('pointwise bwd-data', OP.LINEAR_BWD_DATA, d, f);
     } else if (cls === 'Conv2D') {
       const d = conv(l.kernelSize[0], l.strides[0]);
       const f = 2 * batch * oh * ow * oc * l.kernelSize[0] * l.kernelSize[1] * ic;
       push('conv3x3 fwd', OP.CONV_FWD, d, f);
+      if (clamps.has(l.name)) push('relu6 fwd', OP.RELU6_FWD, [1, 1, 1, nOut, 1, 1, nOut, 1, 1, 0, 0]); // the stem clamps in a pass
       if (back) push('conv3x3 bwd', dIn ? OP.CONV_BWD : OP.CONV_BWD_WEIGHT, d, dIn ? 2 * f : f);
     } else if (cls === 'DepthwiseConv2D') {
       const d = conv(l.kernelSize[0], l.strides[0]);
       const f = 2 * batch * oh * ow * oc * 9;
-      push('depthwise fwd', OP.DW_FWD, d, f);
+      push('depthwise fwd', clamps.has(l.name) ? OP.DW_FWD_RELU6 : OP.DW_FWD, d, f);
       if (back) push('depthwise bwd', dIn ? OP.DW_BWD : OP.DW_BWD_WEIGHT, d, dIn ? 2 * f : f);
     } else if (cls === 'BatchNormalization') {
       const d = [batch, oh, ow, oc, oh, ow, oc, 1, 1, 0, 0];
