@@ -48,6 +48,8 @@ const CANDIDATES = {
   '+ block_13_expand_relu': { embeddingLayers: ['block_13_expand_relu'] },
   '+ block_12_add': { embeddingLayers: ['block_12_add'] },
   '+ block_14_add + block_12_add': { embeddingLayers: ['block_14_add', 'block_12_add'] },
+  // batch-norm statistics re-estimated on the user's photos before the embeddings are cached
+  adabn: { adaBN: true },
 };
 const optionsOf = (name) => (name === 'library default' ? { ...defaultTrainOptions } : { ...defaultTrainOptions, ...PREVIOUS, ...CANDIDATES[name] });
 CANDIDATES['library default'] = {};
