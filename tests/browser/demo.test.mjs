@@ -197,6 +197,10 @@ test('demo page: record 3 classes from the webcam, train, live predictions follo
 
     // three classes, named after what they will show
     await page.getByTestId('add-class').click();
+    // as a person would, name the classes once the new one is there (the demo focuses its name):
+    // adding a class redraws every class card, which would drop a name typed into the old card
+    // before the redraw (a race only a script is fast enough to lose)
+    await page.waitForFunction(() => document.activeElement?.dataset.testid === 'class-name-2');
     for (let i = 0; i < CLASSES.length; i++) {
       const name = page.getByTestId(`class-name-${i}`);
       await name.fill(CLASSES[i]);
