@@ -50,6 +50,10 @@ const CANDIDATES = {
   '+ block_14_add + block_12_add': { embeddingLayers: ['block_14_add', 'block_12_add'] },
   // batch-norm statistics re-estimated on the user's photos before the embeddings are cached
   adabn: { adaBN: true },
+  // the head's capacity (Teachable Machine's Dense(100, relu)) and the number of cached views
+  'hidden 100': { hiddenUnits: 100 },
+  '4 views': { cacheViews: 4 },
+  '16 views': { cacheViews: 16 },
 };
 const optionsOf = (name) => (name === 'library default' ? { ...defaultTrainOptions } : { ...defaultTrainOptions, ...PREVIOUS, ...CANDIDATES[name] });
 CANDIDATES['library default'] = {};
