@@ -12,4 +12,16 @@
 #include <simde/wasm/simd128.h>
 #endif
 
+/* relu6 of each lane: x < 0 ? 0 : (x > 6 ? 6 : x), NaN passing through. Every kernel that clamps
+ * (the ReLU6 op, batch norm + ReLU6, the GEMM and depthwise epilogues of folded convolutions) uses
+ * this one, so their results agree to the bit. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline v128_t wt_f32x4_relu6(v128_t x) {
+    const v128_t six = wasm_f32x4_splat(6.0f);
+    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f)));
+    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
+}
+
 #endif /* WT_SIMD_H */

@@ -425,19 +425,11 @@ BN_INLINE void forward_vec(float* y, const float* x, const float* mean, const fl
     st(y, vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k)), k);
 }
 
-/* x < 0 ? 0 : (x > 6 ? 6 : x), NaN passing: the operations of elementwise_simd.c's relu6_v, so the
- * fused pass gives the bits of batch norm then wt_relu6_forward. */
-BN_INLINE v128_t relu6_v(v128_t x) {
-    const v128_t six = splat(6.0f);
-    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, splat(0.0f)));
-    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
-}
-
 BN_INLINE void forward_relu6_vec(float* y, float* y6, const float* x, const float* mean, const float* scale,
                                  const float* beta, int k) {
     const v128_t v = vadd(vmul(vsub(ld(x, k), ld(mean, k)), ld(scale, k)), ld(beta, k));
     if (y) st(y, v, k);
-    st(y6, relu6_v(v), k);
+    st(y6, wt_f32x4_relu6(v), k); /* simd.h's clamp: the bits of batch norm then wt_relu6_forward */
 }
 
 BN_INLINE void d_frozen_vec(float* y, const float* dy, const float* scale, int k) {

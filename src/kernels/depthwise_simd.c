@@ -260,15 +260,10 @@ typedef struct dw_fwd_ctx {
     int relu6; /* clamp each output row to [0, 6] while it is still in cache */
 } dw_fwd_ctx;
 
-/* x < 0 ? 0 : (x > 6 ? 6 : x), the same lane ops as wt_relu6_forward, so the bits match it */
+/* y = relu6(y) in place, with the lane ops of wt_relu6_forward, so the bits match it */
 static void relu6_row(float* y, size_t n) {
-    const v128_t zero = wasm_f32x4_splat(0.0f), six = wasm_f32x4_splat(6.0f);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        const v128_t x = wasm_v128_load(y + i);
-        const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, zero));
-        wasm_v128_store(y + i, wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six)));
-    }
+    for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wt_f32x4_relu6(wasm_v128_load(y + i)));
     for (; i < n; i++) {
         const float t = y[i] < 0.0f ? 0.0f : y[i];
         y[i] = t > 6.0f ? 6.0f : t;

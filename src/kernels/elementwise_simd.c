@@ -31,12 +31,8 @@ EW_INLINE v128_t relu_v(v128_t x) {
     return wasm_v128_andnot(x, wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f)));
 }
 
-/* x < 0 ? 0 : (x > 6 ? 6 : x) (NaN passes) */
-EW_INLINE v128_t relu6_v(v128_t x) {
-    const v128_t six = wasm_f32x4_splat(6.0f);
-    const v128_t t = relu_v(x);
-    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
-}
+/* x < 0 ? 0 : (x > 6 ? 6 : x) (NaN passes): simd.h's, which every clamping kernel shares */
+EW_INLINE v128_t relu6_v(v128_t x) { return wt_f32x4_relu6(x); }
 
 /* the mask lanes (in > 0) or (0 < in < 6) as all-ones */
 EW_INLINE v128_t relu_mask(v128_t x) {

@@ -32,13 +32,6 @@ void wt_gemm_nn_bias(wt_pool* pool, float* ws, int M, int N, int K, const float*
 void wt_gemm_nn_bias_relu6(wt_pool* pool, float* ws, int M, int N, int K, const float* A, int lda,
                            const float* B, int ldb, const float* bias, float* C, int ldc);
 
-/* x < 0 ? 0 : (x > 6 ? 6 : x), the same lane ops as wt_relu6_forward, so the bits match it */
-static inline v128_t relu6_v(v128_t x) {
-    const v128_t six = wasm_f32x4_splat(6.0f);
-    const v128_t t = wasm_v128_andnot(x, wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f)));
-    return wasm_v128_bitselect(six, t, wasm_f32x4_gt(t, six));
-}
-
 static const float zero_row[GEMM_NR];
 
 /* The plan. K is cut into nkb equal blocks of kc <= GEMM_KC: a function of K alone, so every C
@@ -150,8 +143,8 @@ static void ukernel_4x8(int kc, const float* a, int sa, const float* b, int sb, 
         b += sb;
     }
     if (clamp6) {
-        c00 = relu6_v(c00); c01 = relu6_v(c01); c10 = relu6_v(c10); c11 = relu6_v(c11);
-        c20 = relu6_v(c20); c21 = relu6_v(c21); c30 = relu6_v(c30); c31 = relu6_v(c31);
+        c00 = wt_f32x4_relu6(c00); c01 = wt_f32x4_relu6(c01); c10 = wt_f32x4_relu6(c10); c11 = wt_f32x4_relu6(c11);
+        c20 = wt_f32x4_relu6(c20); c21 = wt_f32x4_relu6(c21); c30 = wt_f32x4_relu6(c30); c31 = wt_f32x4_relu6(c31);
     }
     wasm_v128_store(c + 0 * (size_t)ldc, c00);
     wasm_v128_store(c + 0 * (size_t)ldc + 4, c01);
