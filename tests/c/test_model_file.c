@@ -14,6 +14,7 @@
 #include "sha256.h"
 #include "webtune.h"
 #include "wt_test.h"
+#include "wt_test_net.h"
 
 /* ------------------------------------------------------------------------------------------- */
 /* Helpers                                                                                      */
@@ -106,25 +107,14 @@ static void expect_reject(wt_context* ctx, const uint8_t* b, size_t len, wt_stat
     if (part) CHECK(has(wt_last_error(), part), "%s: message '%s' lacks '%s'", what, wt_last_error(), part);
 }
 
+/* weights, biases, batch-norm parameters and statistics all away from their initial values */
 static void randomize_params(wt_net* net, uint64_t seed) {
-    wt_rng rng = { seed };
-    for (int i = 0; i < wt_net_param_count(net); i++) {
-        wt_param_info info;
-        wt_net_param_info(net, i, &info);
-        float* v = wt_test_alloc(info.count);
-        for (size_t j = 0; j < info.count; j++) {
-            switch (info.kind) {
-            case WT_PARAM_WEIGHT: v[j] = wt_rng_uniform(&rng, -0.6f, 0.6f); break;
-            case WT_PARAM_GAMMA: v[j] = wt_rng_uniform(&rng, 0.5f, 1.5f); break;
-            case WT_PARAM_BETA: v[j] = wt_rng_uniform(&rng, -0.2f, 0.6f); break;
-            case WT_PARAM_MOVING_MEAN: v[j] = wt_rng_uniform(&rng, -0.3f, 0.3f); break;
-            case WT_PARAM_MOVING_VARIANCE: v[j] = wt_rng_uniform(&rng, 0.5f, 2.0f); break;
-            case WT_PARAM_BIAS: v[j] = wt_rng_uniform(&rng, -0.1f, 0.1f); break;
-            }
-        }
-        CHECK(wt_net_param_write(net, i, v, info.count) == WT_OK, "param_write: %s", wt_last_error());
-        free(v);
-    }
+    static const wt_test_range ranges[WT_TEST_PARAM_KINDS] = {
+        [WT_PARAM_WEIGHT] = { -0.6f, 0.6f }, [WT_PARAM_BIAS] = { -0.1f, 0.1f },
+        [WT_PARAM_GAMMA] = { 0.5f, 1.5f },   [WT_PARAM_BETA] = { -0.2f, 0.6f },
+        [WT_PARAM_MOVING_MEAN] = { -0.3f, 0.3f }, [WT_PARAM_MOVING_VARIANCE] = { 0.5f, 2.0f },
+    };
+    wt_test_randomize_params(net, seed, ranges);
 }
 
 /* ------------------------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "net.h"
 #include "webtune.h"
 #include "wt_test.h"
+#include "wt_test_net.h"
 
 #define IN_H 9
 #define IN_W 7
@@ -70,26 +71,14 @@ static built build(wt_context* ctx, float grl_lambda, float dropout_rate) {
     b.logits = x;
     st = wt_net_plan(net, BATCH);
     CHECK(st == WT_OK, "wt_net_plan: %s", wt_last_error());
-    /* non-trivial batch-norm parameters and statistics, so every term of their gradients matters */
-    wt_rng rng = { 7 };
-    for (int i = 0; i < wt_net_param_count(net); i++) {
-        wt_param_info info;
-        wt_net_param_info(net, i, &info);
-        float* v = wt_test_alloc(info.count);
-        wt_net_param_read(net, i, v, info.count);
-        for (size_t j = 0; j < info.count; j++) {
-            switch (info.kind) {
-            case WT_PARAM_GAMMA: v[j] = wt_rng_uniform(&rng, 0.5f, 1.5f); break;
-            case WT_PARAM_BETA: v[j] = wt_rng_uniform(&rng, -0.2f, 0.6f); break;
-            case WT_PARAM_MOVING_MEAN: v[j] = wt_rng_uniform(&rng, -0.3f, 0.3f); break;
-            case WT_PARAM_MOVING_VARIANCE: v[j] = wt_rng_uniform(&rng, 0.5f, 2.0f); break;
-            case WT_PARAM_BIAS: v[j] = wt_rng_uniform(&rng, -0.1f, 0.1f); break;
-            default: break;
-            }
-        }
-        wt_net_param_write(net, i, v, info.count);
-        free(v);
-    }
+    /* non-trivial batch-norm parameters and statistics, so every term of their gradients matters
+     * (the weights keep their initialisation) */
+    static const wt_test_range ranges[WT_TEST_PARAM_KINDS] = {
+        [WT_PARAM_BIAS] = { -0.1f, 0.1f },        [WT_PARAM_GAMMA] = { 0.5f, 1.5f },
+        [WT_PARAM_BETA] = { -0.2f, 0.6f },        [WT_PARAM_MOVING_MEAN] = { -0.3f, 0.3f },
+        [WT_PARAM_MOVING_VARIANCE] = { 0.5f, 2.0f },
+    };
+    wt_test_randomize_params(net, 7, ranges);
     return b;
 }
 
@@ -494,31 +483,14 @@ static fold_net build_fold_net(wt_context* ctx, int save_memory) {
     wt_net_set_memory_saving(net, save_memory);
     wt_net_keep_output(net, f.bn_pw1, 1);
     CHECK(wt_net_plan(net, BATCH) == WT_OK, "%s", wt_last_error());
-    wt_rng rng = { 21 };
-    for (int i = 0; i < wt_net_param_count(net); i++) {
-        wt_param_info info;
-        wt_net_param_info(net, i, &info);
-        float* v = wt_test_alloc(info.count);
-        for (size_t j = 0; j < info.count; j++) {
-            switch (info.kind) {
-            case WT_PARAM_GAMMA: v[j] = wt_rng_uniform(&rng, 0.5f, 1.5f); break;
-            case WT_PARAM_BETA: v[j] = wt_rng_uniform(&rng, -0.5f, 1.5f); break;
-            case WT_PARAM_MOVING_MEAN: v[j] = wt_rng_uniform(&rng, -0.3f, 0.3f); break;
-            case WT_PARAM_MOVING_VARIANCE: v[j] = wt_rng_uniform(&rng, 0.05f, 2.0f); break;
-            case WT_PARAM_BIAS: v[j] = wt_rng_uniform(&rng, -0.5f, 0.5f); break;
-            default: v[j] = wt_rng_uniform(&rng, -0.6f, 0.6f); break;
-            }
-        }
-        wt_net_param_write(net, i, v, info.count);
-        free(v);
-    }
+    /* wide batch-norm scales and shifts, so a stale or wrong fold shows */
+    static const wt_test_range ranges[WT_TEST_PARAM_KINDS] = {
+        [WT_PARAM_WEIGHT] = { -0.6f, 0.6f },      [WT_PARAM_BIAS] = { -0.5f, 0.5f },
+        [WT_PARAM_GAMMA] = { 0.5f, 1.5f },        [WT_PARAM_BETA] = { -0.5f, 1.5f },
+        [WT_PARAM_MOVING_MEAN] = { -0.3f, 0.3f }, [WT_PARAM_MOVING_VARIANCE] = { 0.05f, 2.0f },
+    };
+    wt_test_randomize_params(net, 21, ranges);
     return f;
-}
-
-static int wt_all_finite_test(const float* x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
 }
 
 /* Forward (training flag as given) and read the logits and the kept batch norm's output. */
@@ -593,7 +565,7 @@ static void test_folding(void) {
         fold_forward(&fold, 0, l_fold, k_fold, n_kept);
         CHECK(!nodes[fold.pw3].fold_ok && nodes[fold.pw2].fold_ok, "huge weights should leave only their group unfolded");
         double e = wt_max_rel_err(l_fold, l_ref, BATCH * CLASSES, 1e-2);
-        CHECK(wt_all_finite_test(l_fold, BATCH * CLASSES) && e < 1e-4, "huge weights: logits off by %g", e);
+        CHECK(wt_all_finite(l_fold, BATCH * CLASSES) && e < 1e-4, "huge weights: logits off by %g", e);
         wt_net_param_write(fold.net, i, keep, info.count);
         fold_forward(&fold, 0, l_fold, k_fold, n_kept);
         CHECK(nodes[fold.pw3].fold_ok, "normal weights again should fold again");
