@@ -609,21 +609,14 @@ static uint64_t place_buffers(plan_buf* bufs, int n) {
  * only a ReLU6 reads the batch norm, the convolution clamps as it stores too. That saves the batch
  * norm's and the ReLU6's passes over memory, which on the small MobileNets cost as much as the
  * depthwise convolutions and scale worst over threads (bandwidth-bound). Only under memory saving,
- * where the skipped outputs are not readable anyway, and never for kept outputs. Marks the groups
- * and returns the floats their folded copies need (placed in fold_arena by the caller, filled on
- * first use by fold_weights), or UINT64_MAX if out of memory. */
-static uint64_t plan_folds(wt_net* net, const char* needs_grad) {
+ * where the skipped outputs are not readable anyway, and never for kept outputs. readers[i] counts
+ * the nodes that read node i. Marks the groups and returns the floats their folded copies need
+ * (placed in fold_arena by the caller, filled on first use by fold_weights). */
+static uint64_t plan_folds(wt_net* net, const char* needs_grad, const int* readers) {
     uint64_t floats = 0;
     for (int i = 0; i < net->n_nodes; i++) net->nodes[i].fold_span = 0;
     if (!net->save_memory) return 0;
     int n = net->n_nodes;
-    int* readers = (int*)calloc((size_t)n, sizeof(int));
-    if (!readers) return UINT64_MAX;
-    for (int j = 1; j < n; j++) {
-        const wt_node* nd = &net->nodes[j];
-        readers[nd->desc.input]++;
-        if (wt_layer_has_input2(nd->desc.type)) readers[nd->desc.input2]++;
-    }
     for (int i = 1; i + 1 < n; i++) {
         wt_node* nd = &net->nodes[i];
         const wt_node* bn = nd + 1;
@@ -644,7 +637,6 @@ static uint64_t plan_folds(wt_net* net, const char* needs_grad) {
         floats += round_up64(w->count, ALIGN_FLOATS) + round_up64((uint64_t)nd->c, ALIGN_FLOATS);
         i += span - 1;
     }
-    free(readers);
     return floats;
 }
 
@@ -779,6 +771,7 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
     }
     for (int j = n - 1; j >= 0; j--)
         if (owner[j] != j && end[j] > end[owner[j]]) end[owner[j]] = end[j];
+    const uint64_t fold_floats = plan_folds(net, needs_grad, readers);
     free(readers);
 
     /* Sizes first (in bytes, each buffer rounded up for alignment), then placement, then one
@@ -817,15 +810,6 @@ wt_status wt_net_plan(wt_net* net, int max_batch) {
         free(act_bufs);
         free(grad_bufs);
         free(grad_slot);
-        return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
-    }
-    uint64_t fold_floats = plan_folds(net, needs_grad);
-    if (fold_floats == UINT64_MAX) {
-        free(needs_grad);
-        free(act_bufs);
-        free(grad_bufs);
-        free(grad_slot);
-        free_plan(net);
         return wt_fail(WT_ERR_OUT_OF_MEMORY, "wt_net_plan: out of memory");
     }
     uint64_t act_total = act_pool + (small + ws) * sizeof(float) + mask_bytes;
